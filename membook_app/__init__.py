@@ -1,0 +1,1 @@
+"""Membook: membership register and member billing for Finnish associations."""

@@ -1,0 +1,49 @@
+"""The `membook` command: operations, imports and runs from the shell.
+
+Every failure ends as one line on stderr and a non-zero exit status: usage
+errors exit 2, refused input 1, an unreachable database 3.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from membook_app.cli.admin import db, demo_logins_cmd, seed_demo_cmd, settings_cmd, user, worker
+
+from membook_app.cli.refs import barcode, ref
+from membook_app.errors import DomainError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Membook: jäsenrekisteri ja jäsenlaskutus / membership register and billing."""
+
+
+for command in (db, seed_demo_cmd, demo_logins_cmd, user, worker, settings_cmd, ref, barcode):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command and turn every error into one line on stderr."""
+    try:
+        result = cli.main(args=argv, prog_name="membook", standalone_mode=False)
+    except click.UsageError as exc:
+        click.echo(f"membook: {exc.format_message()} (membook --help)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"membook: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("membook: keskeytetty / aborted", err=True)
+        sys.exit(1)
+    except DomainError as exc:
+        click.echo(f"membook: {exc}", err=True)
+        sys.exit(1)
+    except OperationalError as exc:
+        click.echo(f"membook: tietokantaan ei saada yhteyttä / database unreachable: "
+                   f"{str(exc.orig).strip().splitlines()[0]}", err=True)
+        sys.exit(3)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,1 @@
+"""Outgoing mail: the outbox table, templates and SMTP delivery."""

@@ -1,0 +1,1 @@
+"""The member register: organisations, people, memberships and the register table."""

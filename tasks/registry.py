@@ -1,0 +1,6 @@
+"""Import every task module so the consumer knows all tasks and schedules."""
+
+from tasks import huey
+from tasks import mail  # noqa: F401
+
+__all__ = ["huey"]
