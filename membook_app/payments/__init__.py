@@ -1,0 +1,1 @@
+"""Online payments: the Paytrail Payment API client and its local contract sandbox."""
