@@ -35,10 +35,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """One engine per database URL (tests use several databases in one process)."""
-    url = normalise_url(url or get_settings().database_url)
+    return _engine_for(normalise_url(url or get_settings().database_url))
+
+
+@lru_cache(maxsize=32)
+def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":

@@ -1,0 +1,1 @@
+"""Admin pages for association admins, treasurers, viewers and the operator."""

@@ -1,0 +1,1 @@
+"""The member portal: a member's own data, usable on a phone."""
