@@ -9,6 +9,12 @@ mkdir -p var/log
 
 .venv/bin/membook worker >var/log/worker.log 2>&1 &
 pids=($!)
+# The local Paytrail sandbox stands in for Paytrail on the embedded default.
+if [[ "$(.venv/bin/python -c 'from membook_app.settings import get_settings; print(get_settings().paytrail_base_url)')" == "http://127.0.0.1:8765" ]]; then
+  .venv/bin/python -m membook_app.payments.sandbox --port 8765 --base-url http://127.0.0.1:8765 \
+    >var/log/paytrail-sandbox.log 2>&1 &
+  pids+=($!)
+fi
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 
 (
