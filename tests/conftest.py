@@ -34,6 +34,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest and hold a Playwright event loop."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
 def _pg_admin(sql: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
         connection.execute(sql)

@@ -92,8 +92,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API holds an event loop while it is open, which
+    would stop later asyncio tests from starting theirs."""
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium is missing (make test installs it)"
     with sync_playwright() as p:

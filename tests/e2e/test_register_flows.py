@@ -25,9 +25,11 @@ def _some_member(database_url: str) -> tuple[str, str, str]:
     with engine.connect() as c:
         row = c.execute(text(
             "SELECT p.first_name, p.last_name, p.email FROM person p "
-            "JOIN membership m ON m.person_id = p.id JOIN organization o ON o.id = m.organization_id "
-            "WHERE o.name = 'Helsingin Reippaat ry' AND m.status = 'active' AND p.email IS NOT NULL "
-            "AND p.email NOT LIKE '%membook.example' ORDER BY p.id LIMIT 1")).one()
+            "JOIN membership m ON m.person_id = p.id "
+            "JOIN organization o ON o.id = m.organization_id "
+            "WHERE o.name = 'Helsingin Reippaat ry' AND m.status = 'active' "
+            "AND p.email IS NOT NULL AND p.email NOT LIKE '%membook.example' "
+            "ORDER BY p.id LIMIT 1")).one()
     engine.dispose()
     return row[0], row[1], row[2]
 
@@ -94,3 +96,27 @@ def test_signed_out_visitor_goes_to_login(server: dict[str, str], page: Page) ->
     page.locator("#password").fill("wrong password!")
     page.locator("#sign-in").click()
     expect(page.locator("#login-error")).to_contain_text("Väärä sähköposti tai salasana")
+
+
+def test_member_signs_in_with_emailed_link_once(server: dict[str, str], page: Page) -> None:
+    """The link form queues mail in the outbox; the link signs in once, then is refused."""
+    base = server["base"]
+    page.goto(f"{base}/login")
+    page.locator("#link-email").fill("jasen2@membook.example")
+    page.locator("#send-link").click()
+    expect(page.locator("#login-info")).to_be_visible()
+    engine = create_engine(server["DATABASE_URL"])
+    with engine.connect() as c:
+        body = c.execute(text(
+            "SELECT text_body FROM outboxmessage WHERE to_address = 'jasen2@membook.example' "
+            "AND kind = 'signin_link' ORDER BY id DESC LIMIT 1")).scalar_one()
+    engine.dispose()
+    link = next(line for line in body.splitlines() if "/login/link?token=" in line).strip()
+    assert link.startswith(base)
+    page.goto(link)
+    expect(page).to_have_url(f"{base}/portal", timeout=30_000)
+    expect(page.locator("#portal-name")).not_to_be_empty()
+    page.locator("#portal-sign-out").click()
+    expect(page).to_have_url(f"{base}/login", timeout=30_000)
+    page.goto(link)
+    expect(page.locator("#link-error")).to_contain_text("jo käytetty")
