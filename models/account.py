@@ -13,7 +13,7 @@ ROLES = ("admin", "treasurer", "viewer")
 
 
 class User(SQLModel, table=True):
-    """Someone who can sign in: an admin, a treasurer, a member (linked to a Person), an operator."""
+    """Someone who can sign in: admin, treasurer, viewer, member (linked to a Person), operator."""
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True)

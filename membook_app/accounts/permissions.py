@@ -97,7 +97,7 @@ def load_actor(session: Session, user: User) -> Actor:
 
 
 def visible_organizations(session: Session, actor: Actor) -> list[Organization]:
-    """Organisations the actor may see in the switcher: their grants' subtrees (all for operators)."""
+    """Organisations for the switcher: the grants' subtrees (everything for operators)."""
     query = select(Organization).order_by(Organization.path)
     orgs = session.exec(query).all()
     if actor.is_operator:

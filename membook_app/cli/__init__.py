@@ -12,7 +12,6 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from membook_app.cli.admin import db, demo_logins_cmd, seed_demo_cmd, settings_cmd, user, worker
-
 from membook_app.cli.refs import barcode, ref
 from membook_app.errors import DomainError
 

@@ -53,7 +53,8 @@ def add_membership(
         raise ValidationError("Henkilö on jo jäsen", "Already a member", field="organization_id")
     if member_number is not None:
         taken = session.exec(select(Membership.id).where(
-            Membership.organization_id == org.id, Membership.member_number == member_number)).first()
+            Membership.organization_id == org.id,
+            Membership.member_number == member_number)).first()
         if taken is not None:
             raise ValidationError(f"Jäsennumero {member_number} on jo käytössä",
                                   f"Member number {member_number} is taken", field="member_number")

@@ -66,7 +66,8 @@ def clean_name(value: str | None, field: str) -> str:
     if not value:
         raise ValidationError("Pakollinen tieto", "Required", field=field)
     if len(value) > 100:
-        raise ValidationError("Liian pitkä (enintään 100 merkkiä)", "Too long (max 100)", field=field)
+        raise ValidationError("Liian pitkä (enintään 100 merkkiä)", "Too long (max 100)",
+                              field=field)
     return value
 
 
