@@ -3,11 +3,47 @@
 from models.account import ROLES, AuthSession, LoginAttempt, RoleGrant, UsedToken, User
 from models.audit import AuditEvent
 from models.base import utcnow
+from models.billing import (
+    INVOICE_STATUSES,
+    Fee,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    Reminder,
+    ReminderRule,
+)
+from models.extras import CUSTOM_FIELD_KINDS, CustomField, CustomFieldValue, DeletionRequest, Job
 from models.mail import OutboxMessage
+from models.money import PAYMENT_SOURCES, Allocation, BankImport, Payment, PaytrailAttempt
 from models.organization import Organization, Plan
-from models.person import LANGUAGES, MEMBERSHIP_STATUSES, Membership, MembershipType, Person
+from models.person import (
+    LANGUAGES,
+    MEMBERSHIP_STATUSES,
+    Membership,
+    MembershipStatusChange,
+    MembershipType,
+    Person,
+)
 
 __all__ = [
+    "CUSTOM_FIELD_KINDS",
+    "INVOICE_STATUSES",
+    "PAYMENT_SOURCES",
+    "Allocation",
+    "BankImport",
+    "CustomField",
+    "CustomFieldValue",
+    "DeletionRequest",
+    "Fee",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceRun",
+    "Job",
+    "MembershipStatusChange",
+    "Payment",
+    "PaytrailAttempt",
+    "Reminder",
+    "ReminderRule",
     "LANGUAGES",
     "MEMBERSHIP_STATUSES",
     "ROLES",

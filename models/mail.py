@@ -24,6 +24,9 @@ class OutboxMessage(SQLModel, table=True):
     html_body: str | None = Field(default=None, sa_type=sa.Text)
     kind: str = Field(default="general", max_length=40)
     organization_id: int | None = Field(default=None, foreign_key="organization.id")
+    # A unique key per logical message (e.g. "invoice:42:initial") so that a
+    # resumed or repeated send can never queue the same message twice.
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     status: str = Field(default="queued", max_length=20)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)

@@ -43,4 +43,7 @@ class Organization(SQLModel, table=True):
     bic: str | None = Field(default=None, max_length=11)
     email: str | None = Field(default=None, max_length=254)
     plan_id: int = Field(foreign_key="plan.id")
+    # Data protection: remove personal data N years after the membership ended.
+    retention_years: int | None = None
+    retention_enabled: bool = False
     created_at: datetime = Field(default_factory=utcnow)

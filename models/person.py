@@ -29,6 +29,8 @@ class Person(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=20)
     birth_date: date | None = None
     language: str = Field(default="fi", max_length=2)
+    payer_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    pseudonymised_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -42,6 +44,10 @@ class MembershipType(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organization.id", index=True)
     name: str = Field(max_length=100)
     description: str | None = Field(default=None, max_length=500)
+    # Shared across the tree so a federation or district can charge its share
+    # for "nuorisojäsen" in every club, whatever the club calls the type.
+    category: str = Field(default="varsinainen", max_length=30)
+    household_priced: bool = False
     active: bool = True
 
 
@@ -66,3 +72,15 @@ class Membership(SQLModel, table=True):
     end_date: date | None = None
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class MembershipStatusChange(SQLModel, table=True):
+    """The status history of a membership: every transition with its reason and actor."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    membership_id: int = Field(foreign_key="membership.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=500)
+    actor_user_id: int | None = Field(default=None, foreign_key="user.id")

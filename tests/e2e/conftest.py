@@ -39,7 +39,8 @@ def _env(tmp: Path, port: int) -> dict[str, str]:
         "PATH": f"{REPO_ROOT / '.tools/node_modules/.bin'}:{bin_dir}:{env['PATH']}",
         "REFLEX_USE_SYSTEM_BUN": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_WEB_WORKDIR": str(REPO_ROOT / ".web-e2e"),
+        # Own build folder per run, so parallel runs (and `make run`) never share one.
+        "REFLEX_WEB_WORKDIR": str(tmp / "web"),
         "REFLEX_STATES_WORKDIR": str(tmp / "states"),
         "DATABASE_URL": f"sqlite:///{tmp / 'e2e.db'}",
         "VAR_DIR": str(tmp / "var"),

@@ -64,16 +64,35 @@ class StaffState(SessionState):
         self.org_name = allowed[org_id]
 
 
-NAV = (
-    ("/admin", "users", ("Jäsenrekisteri", "Member register"), False),
-    ("/admin/outbox", "mail", ("Lähtevät viestit", "Outbox"), True),
-)
+@dataclasses.dataclass(frozen=True)
+class NavItem:
+    href: str
+    icon: str
+    fi: str
+    en: str
+    order: int
+    operator_only: bool
 
 
-def _nav_link(href: str, icon: str, label: tuple[str, str]) -> rx.Component:
+NAV: list[NavItem] = []
+
+
+def nav_item(href: str, icon: str, fi: str, en: str, *, order: int,
+             operator_only: bool = False) -> None:
+    """Add a sidebar entry; each page module registers its own, in `order`."""
+    if all(item.href != href for item in NAV):
+        NAV.append(NavItem(href, icon, fi, en, order, operator_only))
+
+
+nav_item("/admin", "users", "Jäsenrekisteri", "Member register", order=10)
+nav_item("/admin/outbox", "mail", "Lähtevät viestit", "Outbox", order=900, operator_only=True)
+
+
+def _nav_link(item: NavItem) -> rx.Component:
     return rx.link(
-        rx.hstack(rx.icon(icon, size=18), rx.text(t(*label)), spacing="2", align="center"),
-        href=href, underline="none", padding="0.4em 0.6em", border_radius="6px",
+        rx.hstack(rx.icon(item.icon, size=18), rx.text(t(item.fi, item.en)), spacing="2",
+                  align="center"),
+        href=item.href, underline="none", padding="0.4em 0.6em", border_radius="6px",
         width="100%", _hover={"background": rx.color("accent", 3)},
     )
 
@@ -81,9 +100,9 @@ def _nav_link(href: str, icon: str, label: tuple[str, str]) -> rx.Component:
 def sidebar() -> rx.Component:
     """Navigation by capability; operator-only entries appear for operators."""
     items = []
-    for href, icon, label, operator_only in NAV:
-        link = _nav_link(href, icon, label)
-        items.append(rx.cond(StaffState.is_operator, link) if operator_only else link)
+    for item in sorted(NAV, key=lambda i: i.order):
+        link = _nav_link(item)
+        items.append(rx.cond(StaffState.is_operator, link) if item.operator_only else link)
     return rx.vstack(
         rx.heading("Membook", size="5", padding="0.4em 0.6em"),
         *items,

@@ -1,0 +1,1 @@
+"""Fees, invoices, invoice runs, reminders and credit notes."""

@@ -1,0 +1,125 @@
+"""Fees, invoices, invoice runs and reminders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.base import utcnow
+
+INVOICE_STATUSES = ("open", "partly_paid", "paid", "credited", "overdue")
+
+
+class Fee(SQLModel, table=True):
+    """What one organisation charges for a period.
+
+    A club prices its own membership types (`membership_type_id`); a district
+    or federation charges its share per member category (`category`) for
+    every member in its subtree. An invoice carries one line per
+    organisation in the chain that charges.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "period", "membership_type_id"),
+        sa.UniqueConstraint("organization_id", "period", "category"),
+        sa.CheckConstraint("amount_cents >= 0", name="ck_fee_amount"),
+        sa.CheckConstraint(
+            "(membership_type_id IS NULL) <> (category IS NULL)", name="ck_fee_target"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    period: str = Field(max_length=20)
+    membership_type_id: int | None = Field(default=None, foreign_key="membershiptype.id")
+    category: str | None = Field(default=None, max_length=30)
+    amount_cents: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class InvoiceRun(SQLModel, table=True):
+    """One confirmed invoice run (an organisation, optionally its subtree, a period)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    include_suborganizations: bool = True
+    period: str = Field(max_length=20)
+    issue_date: date
+    due_date: date
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    invoice_count: int = 0
+    total_cents: int = 0
+
+
+class Invoice(SQLModel, table=True):
+    """A bill to a payer (or a credit note against one), with its own reference.
+
+    `paid_cents` and `status` are maintained only by the billing status
+    function from the allocations, inside the same transaction.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_invoice_org_status", "organization_id", "status"),
+        sa.CheckConstraint(
+            "status IN ('open', 'partly_paid', 'paid', 'credited', 'overdue')",
+            name="ck_invoice_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id")
+    person_id: int = Field(foreign_key="person.id", index=True)
+    payer_id: int = Field(foreign_key="person.id", index=True)
+    membership_id: int | None = Field(default=None, foreign_key="membership.id")
+    run_id: int | None = Field(default=None, foreign_key="invoicerun.id", index=True)
+    period: str | None = Field(default=None, max_length=20)
+    kind: str = Field(default="invoice", max_length=20)
+    credited_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    # Run invoices get "<org>:<membership>:<period>" so a repeated run creates nothing.
+    dedupe_key: str | None = Field(default=None, max_length=80, unique=True)
+    reference: str = Field(max_length=20, unique=True)
+    description: str = Field(default="", max_length=200)
+    issue_date: date
+    due_date: date
+    total_cents: int
+    paid_cents: int = 0
+    credited_cents: int = 0
+    status: str = Field(default="open", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class InvoiceLine(SQLModel, table=True):
+    """One organisation's share on an invoice (or a reminder fee, or a manual line)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    description: str = Field(max_length=200)
+    amount_cents: int
+    kind: str = Field(default="fee", max_length=20)
+    position: int = 0
+
+
+class ReminderRule(SQLModel, table=True):
+    """When an organisation's overdue invoices get reminders, and the reminder fee."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", unique=True)
+    enabled: bool = True
+    first_after_days: int = 14
+    second_after_days: int | None = 28
+    fee_cents: int = 500
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder sent for an invoice (first or second), never twice."""
+
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    number: int
+    sent_at: datetime = Field(default_factory=utcnow)
+    fee_cents: int = 0
+    outbox_message_id: int | None = Field(default=None, foreign_key="outboxmessage.id")

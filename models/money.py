@@ -1,0 +1,93 @@
+"""Incoming money: bank imports, payments, allocations and Paytrail attempts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.base import utcnow
+
+PAYMENT_SOURCES = ("bank", "paytrail", "manual")
+
+
+class BankImport(SQLModel, table=True):
+    """One imported bank file; the hash makes importing the same file twice a no-op."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    file_hash: str = Field(max_length=64, unique=True)
+    filename: str = Field(max_length=255)
+    format: str = Field(max_length=30)
+    source: str = Field(default="upload", max_length=20)
+    status: str = Field(default="imported", max_length=20)
+    payment_count: int = 0
+    duplicate_count: int = 0
+    matched_count: int = 0
+    unmatched_count: int = 0
+    credit_cents: int = 0
+    debit_cents: int = 0
+    imported_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class Payment(SQLModel, table=True):
+    """One incoming money event; `source_id` (archive id, Paytrail transaction id) is unique,
+    so the same payment can never be booked twice."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "source_id"),
+        sa.Index("ix_payment_status", "status", "booking_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    source_id: str = Field(max_length=64)
+    bank_import_id: int | None = Field(default=None, foreign_key="bankimport.id", index=True)
+    booking_date: date
+    value_date: date | None = None
+    amount_cents: int
+    currency: str = Field(default="EUR", max_length=3)
+    reference: str | None = Field(default=None, max_length=40)
+    national_reference: str | None = Field(default=None, max_length=20, index=True)
+    payer_name: str | None = Field(default=None, max_length=140)
+    payer_iban: str | None = Field(default=None, max_length=34)
+    message: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="unmatched", max_length=20)
+    match_rule: str | None = Field(default=None, max_length=40)
+    reverses_payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Allocation(SQLModel, table=True):
+    """Money from a payment booked to an invoice, or to a payer's credit balance.
+
+    Reversals are new negative allocations, never edits, so history stays.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payment.id", index=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    amount_cents: int
+    kind: str = Field(default="invoice", max_length=20)
+    rule: str | None = Field(default=None, max_length=40)
+    reverses_allocation_id: int | None = Field(default=None, foreign_key="allocation.id")
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PaytrailAttempt(SQLModel, table=True):
+    """One "pay online" attempt: a fresh stamp each time; state only moves forward."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    stamp: str = Field(max_length=64, unique=True)
+    transaction_id: str | None = Field(default=None, max_length=64, unique=True)
+    amount_cents: int
+    status: str = Field(default="new", max_length=20)
+    href: str | None = Field(default=None, max_length=500)
+    payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
