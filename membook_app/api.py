@@ -1,21 +1,23 @@
-"""Plain HTTP routes beside the Reflex app (health now; downloads and callbacks later)."""
+"""The Starlette app mounted beside Reflex: the `ROUTES` of every `membook_app.web` module."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import importlib
+import pkgutil
+
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
-from membook_app.db import get_engine
+import membook_app.web
 
 
-async def health(_request: Request) -> JSONResponse:
-    """Liveness plus a database round trip, for monitors and for `make run` to wait on."""
-    with get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
-    return JSONResponse({"status": "ok", "db": True})
+def collect_routes() -> list[BaseRoute]:
+    """Routes from all web modules; a new module needs no edit here."""
+    routes: list[BaseRoute] = []
+    for module_info in pkgutil.iter_modules(membook_app.web.__path__, "membook_app.web."):
+        module = importlib.import_module(module_info.name)
+        routes.extend(getattr(module, "ROUTES", []))
+    return routes
 
 
-api = Starlette(routes=[Route("/api/health", health)])
+api = Starlette(routes=collect_routes())

@@ -1,11 +1,19 @@
-"""The Reflex app object and its routes — nothing else."""
+"""The Reflex app object and its routes — nothing else.
+
+Every module under `membook_app.ui` is imported so its `@rx.page` routes
+and `admin_page` routes register themselves; a new page needs no edit here.
+"""
+
+import importlib
+import pkgutil
 
 import reflex as rx
 
+import membook_app.ui
 from membook_app.api import api
-from membook_app.ui.admin import outbox, person, register  # noqa: F401  (registers pages)
-from membook_app.ui.portal import me  # noqa: F401
-from membook_app.ui.public import home, login  # noqa: F401
+
+for _module in pkgutil.walk_packages(membook_app.ui.__path__, "membook_app.ui."):
+    importlib.import_module(_module.name)
 
 app = rx.App(
     api_transformer=api,
