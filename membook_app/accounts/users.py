@@ -57,6 +57,10 @@ def grant_role(session: Session, actor: Actor | None, user: User, organization_i
         RoleGrant.role == role)).first()
     if existing is not None:
         return existing
+    if role == "admin":
+        from membook_app.register.limits import check_admin_limit
+
+        check_admin_limit(session, org, user.id)  # type: ignore[arg-type]
     grant = RoleGrant(user_id=user.id, organization_id=org.id, role=role)  # type: ignore[arg-type]
     session.add(grant)
     session.flush()

@@ -10,6 +10,8 @@ from sqlmodel import Session, select
 from membook_app import audit
 from membook_app.accounts.permissions import Actor
 from membook_app.errors import NotFound, ValidationError
+from membook_app.register.lifecycle import record_transition
+from membook_app.register.limits import check_member_limit
 from membook_app.register.organizations import get_organization
 from models import Membership, MembershipType, Person
 
@@ -34,6 +36,7 @@ def add_membership(
     type_id: int | None,
     start_date: date,
     member_number: int | None = None,
+    reason: str | None = None,
 ) -> Membership:
     """Make a person a member of an organisation, numbered within it."""
     org = get_organization(session, organization_id)
@@ -58,6 +61,7 @@ def add_membership(
         if taken is not None:
             raise ValidationError(f"Jäsennumero {member_number} on jo käytössä",
                                   f"Member number {member_number} is taken", field="member_number")
+    check_member_limit(session, org, person_id)
     membership = Membership(
         person_id=person_id, organization_id=org.id, type_id=type_id, start_date=start_date,
         member_number=member_number or next_member_number(session, org.id),  # type: ignore[arg-type]
@@ -68,11 +72,14 @@ def add_membership(
                  organization_id=org.id,
                  after={"person_id": person_id, "member_number": membership.member_number,
                         "type_id": type_id, "start_date": start_date, "status": "active"})
+    record_transition(session, actor, membership.id, None, "active",  # type: ignore[arg-type]
+                      reason=reason)
     return membership
 
 
 def end_membership(session: Session, actor: Actor | None, membership_id: int, *,
-                   end_date: date, status: str = "resigned") -> Membership:
+                   end_date: date, status: str = "resigned",
+                   reason: str | None = None) -> Membership:
     """End a membership (resigned by the member, or ended by the association)."""
     membership = session.get(Membership, membership_id)
     if membership is None:
@@ -94,6 +101,8 @@ def end_membership(session: Session, actor: Actor | None, membership_id: int, *,
     audit.record(session, actor, "membership.ended", "membership", membership.id,
                  organization_id=org.id, before=before,
                  after={"status": status, "end_date": end_date})
+    record_transition(session, actor, membership.id, before["status"], status,  # type: ignore[arg-type]
+                      reason=reason)
     return membership
 
 

@@ -64,6 +64,10 @@ def create_organization(
             raise PermissionDenied()
         if parent is not None:
             actor.require("org.manage", parent)
+    if parent is not None:
+        from membook_app.register.limits import check_suborganization_limit
+
+        check_suborganization_limit(session, actor, parent, plan_code)
     org = Organization(
         name=v.clean_name(name, "name") if len(name) <= 100 else name.strip()[:200],
         parent_id=parent.id if parent else None,
