@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL for the Huey task queue. Unset: Huey on SQLite in var/."
     )
+    huey_name: str = Field(
+        default="membook",
+        description="Name of the task queue (Redis keys huey.*.<name>); give each installation "
+        "or test run sharing one Redis its own name.",
+    )
     secret_key: str = Field(
         default="",
         description="Key for signed tokens (sign-in links, invoice links). Empty: generated "

@@ -15,9 +15,9 @@ def make_huey() -> Huey:
     """Build the queue named by the settings (tests build their own on a real Redis)."""
     settings = get_settings()
     if settings.redis_url:
-        return RedisHuey("membook", url=settings.redis_url)
+        return RedisHuey(settings.huey_name, url=settings.redis_url)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("membook", filename=str(settings.var_dir / "huey.db"))
+    return SqliteHuey(settings.huey_name, filename=str(settings.var_dir / "huey.db"))
 
 
 huey = make_huey()

@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from membook_app.cli.admin import db, demo_logins_cmd, seed_demo_cmd, settings_cmd, user, worker
 from membook_app.cli.refs import barcode, ref
 from membook_app.errors import DomainError
+from membook_app.settings import get_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +25,19 @@ def cli() -> None:
 
 for command in (db, seed_demo_cmd, demo_logins_cmd, user, worker, settings_cmd, ref, barcode):
     cli.add_command(command)
+
+
+def _database_url_problem() -> str | None:
+    """Why DATABASE_URL cannot name any database (unparsable, unknown dialect), or None.
+
+    Such a URL never reaches a server, so it is reported like an unreachable
+    database (one line, status 3) rather than as SQLAlchemy's traceback.
+    """
+    try:
+        make_url(get_settings().database_url).get_dialect()
+    except ArgumentError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,4 +60,14 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"membook: tietokantaan ei saada yhteyttä / database unreachable: "
                    f"{str(exc.orig).strip().splitlines()[0]}", err=True)
         sys.exit(3)
+    except ArgumentError:
+        problem = _database_url_problem()
+        if problem is None:
+            raise  # a programming error, not the configuration: keep the traceback
+        click.echo(f"membook: DATABASE_URL ei kelpaa / invalid DATABASE_URL: {problem}", err=True)
+        sys.exit(3)
+    except OSError as exc:
+        # E.g. the folder for the SQLite file cannot be created: the shell user can act on it.
+        click.echo(f"membook: {exc}", err=True)
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

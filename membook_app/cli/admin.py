@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -104,6 +105,9 @@ def worker(workers: int) -> None:
 
     from tasks.registry import huey
 
+    # Without a handler the consumer is silent about what it runs and why a task failed.
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
 
 

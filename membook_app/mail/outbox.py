@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from membook_app.mail.smtp import SmtpConfig, send_one
 from models import OutboxMessage, utcnow
@@ -62,17 +62,19 @@ def deliver_pending(
         ).all()
     for message_id in ids:
         with session_factory() as session:
-            message = session.exec(
-                select(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.status == "queued")
-                .with_for_update(skip_locked=True)
-            ).first()
+            # The claim is one conditional UPDATE, not a read then a write: SQLite ignores
+            # FOR UPDATE, so there two workers could both read "queued" and both send.
+            claimed = session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "queued")
+                .values(status="sending", attempts=col(OutboxMessage.attempts) + 1)
+            ).rowcount
+            session.commit()
+            if claimed != 1:
+                continue
+            message = session.get(OutboxMessage, message_id)
             if message is None:
                 continue
-            message.status = "sending"
-            message.attempts += 1
-            session.add(message)
-            session.commit()
             try:
                 send_one(config, message)
             except Exception as exc:  # noqa: BLE001 - every SMTP failure is recorded, not raised

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import make_msgid, parseaddr
 
 import emails
 
@@ -35,6 +36,13 @@ class SmtpRefused(RuntimeError):
     """The server did not accept the message; the text says what it answered."""
 
 
+def _message_id(mail_from: str) -> str:
+    """A Message-ID on the sender's domain: `emails` adds none, and large mailbox
+    providers refuse or junk mail without one (RFC 5322 says every message should have it)."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "membook.invalid"
+    return make_msgid(domain=domain)
+
+
 def send_one(config: SmtpConfig, message: OutboxMessage) -> None:
     """Hand one message to the SMTP server; raises SmtpRefused unless it was accepted."""
     mail = emails.html(
@@ -42,6 +50,7 @@ def send_one(config: SmtpConfig, message: OutboxMessage) -> None:
         text=message.text_body,
         subject=message.subject,
         mail_from=config.mail_from,
+        message_id=_message_id(config.mail_from),
     )
     mail.set_headers({"X-Membook-Message-Id": str(message.id)})
     smtp: dict[str, object] = {"host": config.host, "port": config.port,
