@@ -6,14 +6,14 @@ errors exit 2, refused input 1, an unreachable database 3.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from membook_app.cli.admin import db, demo_logins_cmd, seed_demo_cmd, settings_cmd, user, worker
-from membook_app.cli.refs import barcode, ref
 from membook_app.errors import DomainError
 from membook_app.settings import get_settings
 
@@ -23,8 +23,27 @@ def cli() -> None:
     """Membook: jäsenrekisteri ja jäsenlaskutus / membership register and billing."""
 
 
-for command in (db, seed_demo_cmd, demo_logins_cmd, user, worker, settings_cmd, ref, barcode):
-    cli.add_command(command)
+def _load_commands() -> None:
+    """Add every command module's `COMMANDS`, then `SUBCOMMANDS` ({group name: [commands]}).
+
+    Each capability keeps its commands in its own module under `membook_app/cli/`;
+    a module may also hang commands under another module's group
+    (`membook bank import` next to `membook bank parse`).
+    """
+    modules = [importlib.import_module(info.name)
+               for info in pkgutil.iter_modules(__path__, __name__ + ".")]
+    for module in modules:
+        for command in getattr(module, "COMMANDS", []):
+            cli.add_command(command)
+    for module in modules:
+        for group_name, commands in getattr(module, "SUBCOMMANDS", {}).items():
+            group = cli.commands[group_name]
+            assert isinstance(group, click.Group), group_name
+            for command in commands:
+                group.add_command(command)
+
+
+_load_commands()
 
 
 def _database_url_problem() -> str | None:

@@ -18,9 +18,9 @@ def db() -> None:
 
 def upgrade_database(url: str | None = None) -> None:
     """Migrate the database to the newest schema and make sure the plans exist."""
-    from alembic import command
     from alembic.config import Config
 
+    from alembic import command
     from membook_app.register.plans import ensure_plans
 
     config = Config(str(REPO_ROOT / "alembic.ini"))
@@ -131,3 +131,6 @@ def settings_cmd(markdown: bool) -> None:
             if name in ("secret_key", "smtp_password", "paytrail_secret") and value:
                 value = "***"
             click.echo(f"{name.upper()}={value}")
+
+
+COMMANDS = [db, seed_demo_cmd, demo_logins_cmd, user, worker, settings_cmd]

@@ -106,3 +106,6 @@ def _parse_due(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"invalid due date {text!r}: {exc}") from exc
+
+
+COMMANDS = [ref, barcode]
