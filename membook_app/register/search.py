@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
 from membook_app.errors import ValidationError
+from membook_app.register import custom_fields
 from membook_app.register.organizations import get_organization
 from models import Membership, MembershipType, Organization, Person
 
@@ -38,6 +39,8 @@ class RegisterQuery:
     descending: bool = False
     page: int = 1
     page_size: int = 50
+    custom_field_id: int | None = None
+    custom_value: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ def _filters(session: Session, actor: Actor, query: RegisterQuery) -> list[sa.Co
         conditions.append(Membership.type_id == query.type_id)
     if query.status:
         conditions.append(Membership.status == query.status)
+    if query.custom_field_id is not None:
+        conditions.append(custom_fields.filter_condition(
+            session, query.custom_field_id, query.custom_value[:100], org))
     for word in query.search.lower().split()[:5]:
         if word.isdigit():
             conditions.append(Membership.member_number == int(word))
