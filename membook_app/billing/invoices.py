@@ -150,12 +150,13 @@ def create_credit_note(session: Session, actor: Actor | None, invoice_id: int, *
     credit note's lines carry the same organisations as the lines they
     credit, so settlements subtract each share from the right organisation.
     """
-    original = session.get(Invoice, invoice_id)
-    if original is None:
-        raise NotFound("Laskua ei löydy", "Invoice not found")
-    org = get_organization(session, original.organization_id)
     if actor is not None:
-        actor.require("billing.write", org)
+        original = get_invoice(session, actor, invoice_id, "billing.write")
+    else:
+        original = session.get(Invoice, invoice_id)  # type: ignore[assignment]
+        if original is None:
+            raise NotFound("Laskua ei löydy", "Invoice not found")
+    org = get_organization(session, original.organization_id)
     if original.kind != "invoice":
         raise ValidationError("Hyvityslaskua ei voi hyvittää", "A credit note cannot be credited")
     lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == original.id)

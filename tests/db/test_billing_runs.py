@@ -1,0 +1,176 @@
+"""Invoice runs on SQLite and PostgreSQL: preview, commit in one go, idempotency, references."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import func, select
+
+from membook_app.banking.references import is_valid_national
+from membook_app.billing.references import (
+    allocate_invoice_ids,
+    invoice_id_from_reference,
+    invoice_reference,
+)
+from membook_app.billing.runs import commit_run, preview_run
+from membook_app.db import session_scope
+from membook_app.errors import LimitReached, PermissionDenied, ValidationError
+from membook_app.register.plans import plan_by_code
+from models import AuditEvent, Invoice, InvoiceLine, InvoiceRun, Organization
+from tests.db.test_billing_fees import P, World, actor_for, billing_world
+
+ISSUE, DUE = date(2027, 1, 2), date(2027, 1, 31)
+
+
+@pytest.fixture
+def world(db_url: str) -> World:
+    return billing_world(db_url)
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    with session_scope(url) as s:
+        return (s.exec(select(func.count()).select_from(Invoice)).one(),
+                s.exec(select(func.count()).select_from(InvoiceLine)).one(),
+                s.exec(select(func.count()).select_from(InvoiceRun)).one())
+
+
+def test_reference_scheme() -> None:
+    assert invoice_reference(1) == "10000016"
+    assert invoice_reference(42)[:-1] == "1000042"
+    for i in (1, 9, 10, 999_999, 1_000_000, 123_456_789):
+        ref = invoice_reference(i)
+        assert is_valid_national(ref) and invoice_id_from_reference(ref) == i
+    assert len({invoice_reference(i) for i in range(1, 20001)}) == 20000
+    assert invoice_id_from_reference("2000009") is None  # another prefix
+    with pytest.raises(ValueError):
+        invoice_reference(0)
+
+
+def test_preview_counts_totals_and_reasons(world: World) -> None:
+    t = world.tree
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    with session_scope(world.url) as s:
+        pv = preview_run(s, treasurer, t.district, True, P, ISSUE, DUE)
+    # full 48, youth 20, parent (household) 62, dependant 48, paper 43
+    assert pv.invoice_count == 5
+    assert pv.total_cents == 4800 + 2000 + 6200 + 4800 + 4300
+    shares = {s.organization: s.amount_cents for s in pv.shares}
+    assert shares == {"Seura A ry": 3000 + 1500 + 5000 + 3000, "Seura B ry": 2500,
+                      "Piiri ry": 1000 + 500 + 1000 + 1000, "Liitto ry": 800 + 1200 + 800 + 800}
+    reasons = {g.reason: (g.count, sorted(g.sample)) for g in pv.skipped}
+    assert reasons == {"household": (2, ["Perhe Eetu", "Perhe Elli"]),
+                       "no_type": (1, ["Tyypitön Nelli"])}
+    # no email: still invoiced, listed for paper delivery; the dependant's payer has one
+    assert (pv.paper.count, pv.paper.sample) == (1, ["Paperi Paavo"])
+    with session_scope(world.url) as s:
+        only_b = preview_run(s, treasurer, t.club_b, False, P, ISSUE, DUE)
+    assert only_b.invoice_count == 1
+    assert _counts(world.url) == (0, 0, 0)  # a preview writes nothing
+
+
+def test_commit_writes_everything_once(world: World) -> None:
+    t = world.tree
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    with session_scope(world.url) as s:
+        result = commit_run(s, treasurer, t.district, True, P, ISSUE, DUE)
+    assert result.created == 5 and result.run_id is not None
+    assert _counts(world.url) == (5, 13, 1)
+    with session_scope(world.url) as s:
+        invoices = s.exec(select(Invoice).order_by(Invoice.id)).all()
+        refs = [i.reference for i in invoices]
+        assert len(set(refs)) == 5
+        assert all(is_valid_national(r) and invoice_id_from_reference(r) == i.id
+                   for r, i in zip(refs, invoices, strict=True))
+        by_person = {i.person_id: i for i in invoices}
+        dep = by_person[world.people["dependant"]]
+        assert dep.payer_id == world.people["full"]  # billed to the household payer
+        assert all(i.status == "open" and i.run_id == result.run_id for i in invoices)
+        assert by_person[world.people["parent"]].total_cents == 6200
+        lines = s.exec(select(InvoiceLine).where(
+            InvoiceLine.invoice_id == by_person[world.people["full"]].id)
+            .order_by(InvoiceLine.position)).all()
+        assert [(line.organization_id, line.amount_cents) for line in lines] == [
+            (t.club_a, 3000), (t.district, 1000), (t.federation, 800)]
+        totals = dict(s.execute(sa.select(InvoiceLine.invoice_id,
+                                          func.sum(InvoiceLine.amount_cents))
+                                .group_by(InvoiceLine.invoice_id)).all())
+        assert all(totals[i.id] == i.total_cents for i in invoices)
+        run = s.get(InvoiceRun, result.run_id)
+        assert (run.invoice_count, run.total_cents) == (5, result.total_cents)
+        event = s.exec(select(AuditEvent).where(AuditEvent.action == "invoice_run.committed")
+                       ).one()
+        assert event.after["invoice_count"] == 5 and event.actor_user_id == treasurer.user_id
+    # the same run again, and a narrower one inside it: nothing new
+    with session_scope(world.url) as s:
+        again = commit_run(s, treasurer, t.district, True, P, ISSUE, DUE)
+        narrower = commit_run(s, treasurer, t.club_a, False, P, ISSUE, DUE)
+    assert (again.created, again.run_id, narrower.created) == (0, None, 0)
+    assert {g.reason: g.count for g in again.preview.skipped}["already_invoiced"] == 5
+    assert _counts(world.url) == (5, 13, 1)
+    # another period is a new run
+    with session_scope(world.url) as s:
+        from membook_app.billing.fees import set_fee
+        set_fee(s, None, organization_id=t.club_b, period="2028",
+                membership_type_id=t.type_b, amount_cents=100)
+        nxt = commit_run(s, treasurer, t.district, True, "2028", ISSUE, DUE)
+    assert nxt.created == 1
+    with session_scope(world.url) as s:
+        assert s.exec(select(Invoice.dedupe_key).where(Invoice.period == "2028")).one() \
+            .endswith(":2028")
+
+
+def test_past_due_run_is_overdue_via_refresh(world: World) -> None:
+    t = world.tree
+    with session_scope(world.url) as s:
+        commit_run(s, None, t.club_b, False, P, ISSUE, DUE, today=date(2027, 3, 1))
+    with session_scope(world.url) as s:
+        assert s.exec(select(Invoice.status)).all() == ["overdue"]
+
+
+def test_plan_without_invoicing_is_refused(world: World) -> None:
+    t = world.tree
+    with session_scope(world.url) as s:
+        org = s.get(Organization, t.club_b)
+        org.plan_id = plan_by_code(s, "free").id
+        s.add(org)
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    with pytest.raises(LimitReached) as refused:
+        with session_scope(world.url) as s:
+            commit_run(s, treasurer, t.club_b, False, P, ISSUE, DUE)
+    assert "Free" in refused.value.en and "invoicing" in refused.value.en
+    # a district run skips the club on the free plan, with the reason
+    with session_scope(world.url) as s:
+        pv = preview_run(s, treasurer, t.district, True, P, ISSUE, DUE)
+    assert {g.reason: g.count for g in pv.skipped}["plan_no_invoicing"] == 2
+    assert pv.invoice_count == 4
+    assert _counts(world.url) == (0, 0, 0)
+
+
+def test_run_permissions_and_validation(world: World) -> None:
+    t = world.tree
+    sibling = actor_for(world.url, "b@example.fi", t.club_b, "treasurer")
+    viewer = actor_for(world.url, "v@example.fi", t.district, "viewer")
+    for who in (sibling, viewer):
+        with pytest.raises(PermissionDenied):
+            with session_scope(world.url) as s:
+                commit_run(s, who, t.club_a, False, P, ISSUE, DUE)
+        with pytest.raises(PermissionDenied):
+            with session_scope(world.url) as s:
+                preview_run(s, who, t.club_a, False, P, ISSUE, DUE)
+    own = actor_for(world.url, "a@example.fi", t.club_a, "treasurer")
+    with pytest.raises(ValidationError):
+        with session_scope(world.url) as s:
+            commit_run(s, own, t.club_a, False, P, DUE, ISSUE)
+    assert _counts(world.url) == (0, 0, 0)
+
+
+def test_allocated_ids_do_not_collide_with_later_inserts(world: World) -> None:
+    with session_scope(world.url) as s:
+        first = allocate_invoice_ids(s, 3)
+    with session_scope(world.url) as s:
+        commit_run(s, None, world.tree.club_a, False, P, ISSUE, DUE)
+        ids = s.exec(select(Invoice.id)).all()
+    assert len(first) == 3 and len(set(first)) == 3
+    assert len(ids) == 4 and all(i > 0 for i in ids)
