@@ -1,0 +1,306 @@
+"""Register export to .xlsx or CSV: the register's own filters, chosen columns, streamed.
+
+Rows come from the database in partitions (`yield_per`, a server-side cursor
+on PostgreSQL) and go straight into xlsxwriter's constant-memory mode, which
+writes each finished row to a temporary file, so memory stays flat whatever
+the size. xlsxwriter was measured against openpyxl's write-only mode on this
+machine (100,000 rows × 20 columns: about 11 s against 15 s; `bench/export.py`
+measures both again in every run), so it is the writer.
+
+The sheet has Finnish headers, a frozen, bold header row, an auto-filter over
+all rows, column widths from the header and the first rows, and real Excel
+dates (`d.m.yyyy`). CSV is UTF-8 with a BOM and `;`, which is what Excel opens
+correctly in Finland; dates there are `d.m.yyyy` text.
+
+Filters are the register table's (`RegisterQuery` through the same
+conditions the table uses), so an export is exactly what the admin sees.
+Every export writes a `register.exported` audit event: personal data left
+the system, and data protection asks who took what.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from membook_app import audit
+from membook_app.accounts.permissions import Actor
+from membook_app.errors import ValidationError
+from membook_app.register.custom_fields import typed_value, values_for
+from membook_app.register.organizations import get_organization
+from membook_app.register.search import RegisterQuery
+from models import CustomField, Membership, MembershipType, Organization, Person
+
+Progress = Callable[[int, int], None]
+PARTITION = 2000
+FORMATS = ("xlsx", "csv")
+STATUS_FI = {"active": "aktiivinen", "resigned": "eronnut", "ended": "päättynyt",
+             "deemed_resigned": "katsottu eronneeksi"}
+LANGUAGE_FI = {"fi": "suomi", "sv": "ruotsi", "en": "englanti"}
+CUSTOM_PREFIX = "custom:"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    fi: str
+    en: str
+    kind: str   # text | int | number | date | bool
+    width: int
+
+
+STANDARD: tuple[Column, ...] = (
+    Column("member_number", "Jäsennumero", "Member number", "int", 12),
+    Column("last_name", "Sukunimi", "Last name", "text", 18),
+    Column("first_name", "Etunimi", "First name", "text", 16),
+    Column("email", "Sähköposti", "Email", "text", 30),
+    Column("phone", "Puhelin", "Phone", "text", 16),
+    Column("street_address", "Lähiosoite", "Street address", "text", 26),
+    Column("postal_code", "Postinumero", "Postal code", "text", 12),
+    Column("city", "Postitoimipaikka", "City", "text", 18),
+    Column("country", "Maa", "Country", "text", 6),
+    Column("birth_date", "Syntymäaika", "Birth date", "date", 12),
+    Column("language", "Kieli", "Language", "text", 9),
+    Column("organization", "Yhdistys", "Organisation", "text", 26),
+    Column("membership_type", "Jäsenlaji", "Membership type", "text", 20),
+    Column("status", "Tila", "Status", "text", 12),
+    Column("start_date", "Liittymispäivä", "Join date", "date", 14),
+    Column("end_date", "Päättymispäivä", "End date", "date", 14),
+)
+_STANDARD = {c.key: c for c in STANDARD}
+_SQL: dict[str, Any] = {
+    "member_number": Membership.member_number, "last_name": Person.last_name,
+    "first_name": Person.first_name, "email": Person.email, "phone": Person.phone,
+    "street_address": Person.street_address, "postal_code": Person.postal_code,
+    "city": Person.city, "country": Person.country, "birth_date": Person.birth_date,
+    "language": Person.language, "organization": Organization.name,
+    "membership_type": MembershipType.name, "status": Membership.status,
+    "start_date": Membership.start_date, "end_date": Membership.end_date,
+}
+_CUSTOM_KIND = {"text": "text", "choice": "text", "number": "number", "date": "date",
+                "bool": "bool"}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    rows: int
+    path: Path
+    columns: list[str]
+
+
+def available_fields(session: Session, query: RegisterQuery) -> list[CustomField]:
+    """Custom fields an export of this query may show: the organisation's and its
+    ancestors', and (with sub-organisations) those of the organisations below."""
+    org = get_organization(session, query.organization_id)
+    ancestors = [int(p) for p in org.path.strip("/").split("/") if p]
+    where = col(CustomField.organization_id).in_(ancestors)
+    if query.include_suborganizations:
+        where = sa.or_(where, col(Organization.path).startswith(org.path))
+    rows = session.exec(
+        select(CustomField, Organization.path)
+        .join(Organization, Organization.id == CustomField.organization_id).where(where)).all()
+    rows = sorted(rows, key=lambda r: (len(r[1]), r[1], r[0].position, r[0].id or 0))
+    return [f for f, _ in rows]
+
+
+def column_choices(session: Session, query: RegisterQuery) -> list[Column]:
+    """Every column the admin may choose: the standard ones, then custom fields."""
+    custom = [Column(CUSTOM_PREFIX + f.key, f.label, f.label, _CUSTOM_KIND.get(f.kind, "text"),
+                     max(12, min(30, len(f.label) + 4)))
+              for f in available_fields(session, query)]
+    seen: set[str] = set()
+    unique = []
+    for c in custom:  # the same key in two organisations: the nearest one wins
+        if c.key not in seen:
+            seen.add(c.key)
+            unique.append(c)
+    return [*STANDARD, *unique]
+
+
+def _conditions(session: Session, actor: Actor | None,
+                query: RegisterQuery) -> list[sa.ColumnElement[bool]]:
+    # The register table's own filter builder, so exports always match what the table shows
+    # (including filters added to RegisterQuery later).
+    from membook_app.register.search import _filters
+
+    who = actor or Actor(user_id=0, email="system", display_name="system", is_operator=True)
+    return _filters(session, who, query)
+
+
+def _rows(session: Session, conditions: list[sa.ColumnElement[bool]],
+          columns: Sequence[Column], fields: dict[str, CustomField]) -> Iterator[list[Any]]:
+    """Each membership as a list of cell values in column order (None for empty)."""
+    standard = [c.key for c in columns if c.key in _SQL]
+    custom = [fields[c.key] for c in columns if c.key in fields]
+    stmt = (
+        sa.select(Person.id, *[_SQL[k] for k in standard])
+        .select_from(Membership)
+        .join(Person, Person.id == Membership.person_id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .join(MembershipType, MembershipType.id == Membership.type_id, isouter=True)
+        .where(*conditions)
+        .order_by(Person.last_name, Person.first_name, Membership.id)
+        .execution_options(yield_per=PARTITION)
+    )
+    position = {k: i + 1 for i, k in enumerate(standard)}
+    plan = []
+    for c in columns:
+        if c.key in fields:
+            plan.append(("custom", fields[c.key]))
+        elif c.key == "status":
+            plan.append(("status", position[c.key]))
+        elif c.key == "language":
+            plan.append(("language", position[c.key]))
+        else:
+            plan.append(("plain", position[c.key]))
+    result = session.execute(stmt)
+    for partition in result.partitions():
+        values = values_for(session, [r[0] for r in partition],
+                            [f.id for f in custom]) if custom else {}  # type: ignore[misc]
+        for record in partition:
+            own = values.get(record[0], {}) if custom else {}
+            out = []
+            for kind, ref in plan:
+                if kind == "plain":
+                    out.append(record[ref])
+                elif kind == "status":
+                    out.append(STATUS_FI.get(record[ref], record[ref]))
+                elif kind == "language":
+                    out.append(LANGUAGE_FI.get(record[ref], record[ref]))
+                else:
+                    out.append(typed_value(ref, own.get(ref.id)))
+            yield out
+
+
+def _count(session: Session, conditions: list[sa.ColumnElement[bool]]) -> int:
+    return int(session.execute(
+        sa.select(sa.func.count()).select_from(Membership)
+        .join(Person, Person.id == Membership.person_id).where(*conditions)).scalar_one())
+
+
+def resolve_columns(session: Session, query: RegisterQuery,
+                    keys: Sequence[str] | None) -> tuple[list[Column], dict[str, CustomField]]:
+    """The chosen columns in order (all of them when `keys` is empty or None)."""
+    choices = {c.key: c for c in column_choices(session, query)}
+    fields: dict[str, CustomField] = {}
+    for f in available_fields(session, query):
+        fields.setdefault(CUSTOM_PREFIX + f.key, f)
+    if not keys:
+        return list(choices.values()), fields
+    chosen = []
+    for key in keys:
+        if key not in choices:
+            raise ValidationError(f"Tuntematon sarake {key}", f"Unknown column {key}",
+                                  field="columns")
+        if choices[key] not in chosen:
+            chosen.append(choices[key])
+    return chosen, fields
+
+
+def write_xlsx(path: Path, columns: Sequence[Column], rows: Iterator[Sequence[Any]],
+               progress: Callable[[int], None] | None = None) -> int:
+    """Stream rows into an .xlsx (constant memory); returns the number of data rows."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers":
+                                               False, "strings_to_formulas": False,
+                                               "strings_to_urls": False})
+    try:
+        sheet = workbook.add_worksheet("Jäsenet")
+        bold = workbook.add_format({"bold": True, "bg_color": "#E8EEF4", "bottom": 1})
+        date_format = workbook.add_format({"num_format": "d.m.yyyy"})
+        sheet.freeze_panes(1, 0)
+        widths = [max(c.width, len(c.fi) + 3) for c in columns]
+        for i, c in enumerate(columns):
+            sheet.write_string(0, i, c.fi, bold)
+        write_string, write_number = sheet.write_string, sheet.write_number
+        write_datetime, write_boolean = sheet.write_datetime, sheet.write_boolean
+        writers: list[Callable[[int, int, Any], Any]] = []
+        for c in columns:
+            if c.kind == "date":
+                writers.append(lambda r, i, v: write_datetime(r, i, v, date_format))
+            elif c.kind in ("int", "number"):
+                writers.append(lambda r, i, v: write_number(
+                    r, i, float(v) if isinstance(v, Decimal) else v))
+            elif c.kind == "bool":
+                writers.append(write_boolean)
+            else:
+                writers.append(write_string)
+        pairs = list(enumerate(writers))
+        row_number = 0
+        for row_number, values in enumerate(rows, start=1):
+            for i, write in pairs:
+                value = values[i]
+                if value is not None and value != "":
+                    write(row_number, i, value)
+            if row_number <= 200:  # widths from the header and the first rows
+                for i, value in enumerate(values):
+                    if isinstance(value, str) and len(value) + 2 > widths[i]:
+                        widths[i] = min(50, len(value) + 2)
+            if progress is not None and row_number % 5000 == 0:
+                progress(row_number)
+        for i, width in enumerate(widths):
+            sheet.set_column(i, i, width)
+        sheet.autofilter(0, 0, max(row_number, 1), len(columns) - 1)
+    finally:
+        workbook.close()
+    return row_number
+
+
+def write_csv(path: Path, columns: Sequence[Column], rows: Iterator[Sequence[Any]],
+              progress: Callable[[int], None] | None = None) -> int:
+    """UTF-8 with BOM, `;`, CRLF: Finnish Excel opens it with the letters and columns right."""
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, date):
+            return f"{value.day}.{value.month}.{value.year}"
+        if isinstance(value, bool):
+            return "kyllä" if value else "ei"
+        if isinstance(value, Decimal):
+            return str(value).replace(".", ",")
+        return str(value)
+
+    count = 0
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow([c.fi for c in columns])
+        for count, values in enumerate(rows, start=1):
+            writer.writerow([text(v) for v in values])
+            if progress is not None and count % 5000 == 0:
+                progress(count)
+    return count
+
+
+def export_members(session: Session, actor: Actor | None, query: RegisterQuery,
+                   path: Path, *, columns: Sequence[str] | None = None, fmt: str = "xlsx",
+                   progress: Progress | None = None) -> ExportResult:
+    """Write the register rows the query selects to `path`; audited as `register.exported`.
+
+    `actor` None is the system (the command line run on the server).
+    """
+    if fmt not in FORMATS:
+        raise ValidationError("Muoto on xlsx tai csv", "The format is xlsx or csv", field="fmt")
+    conditions = _conditions(session, actor, query)  # checks register.read on the organisation
+    chosen, fields = resolve_columns(session, query, columns)
+    total = _count(session, conditions) if progress is not None else 0
+    step = None if progress is None else (lambda done: progress(done, total))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = write_xlsx if fmt == "xlsx" else write_csv
+    count = writer(path, chosen, _rows(session, conditions, chosen, fields), step)
+    audit.record(session, actor, "register.exported", "organization", query.organization_id,
+                 organization_id=query.organization_id, after={
+                     "rows": count, "format": fmt, "columns": [c.key for c in chosen],
+                     "include_suborganizations": query.include_suborganizations,
+                     "search": query.search, "type_id": query.type_id, "status": query.status})
+    if progress is not None:
+        progress(total, total)
+    return ExportResult(count, path, [c.key for c in chosen])
