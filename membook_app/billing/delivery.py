@@ -1,0 +1,420 @@
+"""Sending invoices by email: one message per invoice to its payer, through the outbox.
+
+How a send job runs (tasks/invoice_mail.py is the thin Huey wrapper):
+
+1. `start_mail_job` (a treasurer, from the UI) checks the permission, counts what would
+   be sent and records a `Job`; the UI then queues the job's task.
+2. `queue_job_messages` (worker) writes the outbox rows in chunks of `QUEUE_CHUNK`
+   invoices, in bulk, each chunk in its own transaction. Every message has the unique
+   `dedupe_key` "invoice:<id>:initial", and the insert skips existing keys, so running
+   the job again (after a crash, or twice by mistake) never queues an invoice twice.
+   It returns the ids to deliver in chunks of `DELIVERY_CHUNK`: one Huey task per chunk,
+   not per message (Huey runs ~700 tasks/s on SQLite, ~1,500 on Redis).
+3. `deliver_chunk` (worker, several in parallel) sends each message with the outbox's
+   claim-before-send protocol: queued → sending (one conditional UPDATE, committed) →
+   SMTP → sent, or back to queued with the error (retried by the outbox's periodic
+   task up to `MAX_ATTEMPTS`, then failed with the reason). Then it writes the job's
+   progress.
+
+A crash between the SMTP server's "250 accepted" and the commit of "sent" leaves the
+row in `sending`. Such a row is never sent again automatically (the payer may well
+have it); the admin page counts these for the operator to check in the outbox.
+
+The message holds the link to the invoice page, not a PDF attachment: the page always
+shows the current open amount, and 100,000 PDFs would not fit in an outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from html import escape
+from string import Template
+from typing import Any
+
+import sqlalchemy as sa
+from schwifty import IBAN
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from membook_app.accounts.permissions import Actor
+from membook_app.billing.invoice_view import printed_reference
+from membook_app.billing.public_link import invoice_url, issue_tokens
+from membook_app.db import session_scope
+from membook_app.errors import NotFound, ValidationError
+from membook_app.formatting import fi_date, money
+from membook_app.jobs import create_job, finish_job, report_progress
+from membook_app.mail.outbox import MAX_ATTEMPTS
+from membook_app.mail.smtp import SmtpConfig, send_one
+from membook_app.mail.templates import render
+from membook_app.settings import get_settings
+from models import Invoice, InvoiceRun, Job, Organization, OutboxMessage, Person, utcnow
+
+JOB_KIND = "invoice_mail"
+MAIL_KIND = "invoice"
+QUEUE_CHUNK = 2_000
+DELIVERY_CHUNK = 500
+PAYABLE = ("open", "partly_paid", "overdue")
+MAIL_FIELDS = ("payer_name", "organization", "description", "amount", "due_date", "reference",
+               "beneficiary", "iban", "bic", "link", "pdf_link")
+__all__ = ["MAX_ATTEMPTS"]
+
+
+def dedupe_key(invoice_id: int, purpose: str = "initial") -> str:
+    return f"invoice:{invoice_id}:{purpose}"
+
+
+def _dedupe_column(purpose: str = "initial") -> sa.ColumnElement[str]:
+    """The same key in SQL ('||' on both databases)."""
+    return sa.literal("invoice:") + sa.cast(Invoice.id, sa.String) + sa.literal(f":{purpose}")
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+@cache
+def compiled_template(name: str, lang: str, fields: tuple[str, ...]) -> tuple[Template, ...]:
+    """Subject, text and HTML of a mail template, parsed once per process.
+
+    `mail.templates.render` reads and parses the files on every call (~0.3 ms); for a run
+    of 100,000 messages the templates are rendered once with "${field}" as every value
+    and the result is filled in per message. The values are escaped for the HTML part
+    by the caller (`fill`), as `render` would.
+    """
+    subject, text, html_body = render(name, lang, **{f: f"${{{f}}}" for f in fields})
+    return Template(subject), Template(text), Template(html_body or "")
+
+
+def fill(templates: tuple[Template, ...], values: dict[str, str]) -> tuple[str, str, str | None]:
+    """One message from the compiled templates: subject, text, HTML (values escaped)."""
+    subject, text, html_t = templates
+    escaped = {k: escape(v, quote=True) for k, v in values.items()}
+    html_body = html_t.substitute(escaped) or None
+    return subject.substitute(values), text.substitute(values), html_body
+
+
+def _lang(language: str | None) -> str:
+    return "en" if language == "en" else "fi"
+
+
+# --- choosing what to send ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailPreview:
+    to_send: int
+    without_email: int
+    already_sent: int
+
+
+def _scope_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
+    """Payable invoices of the organisation's subtree (or of one run) not yet mailed.
+
+    "Not yet mailed" means no outbox row for the invoice, or one still queued (so a
+    resumed job picks up what a crash left behind).
+    """
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    query = (
+        sa.select(Invoice.id)
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .join(Person, Person.id == Invoice.payer_id)
+        .outerjoin(outbox, outbox.c.dedupe_key == _dedupe_column())
+        .where(col(Organization.path).startswith(org.path), Invoice.kind == "invoice",
+               col(Invoice.status).in_(PAYABLE),
+               sa.or_(outbox.c.id.is_(None), outbox.c.status == "queued"))
+    )
+    if run_id is not None:
+        query = query.where(Invoice.run_id == run_id)
+    return query
+
+
+def _organization(session: Session, actor: Actor, organization_id: int, action: str
+                  ) -> Organization:
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound("Yhdistystä ei löydy", "Organisation not found")
+    actor.require(action, org)
+    return org
+
+
+def _check_run(session: Session, org: Organization, run_id: int | None) -> None:
+    if run_id is None:
+        return
+    run = session.get(InvoiceRun, run_id)
+    run_org = session.get(Organization, run.organization_id) if run else None
+    if run_org is None or not run_org.path.startswith(org.path):
+        raise NotFound("Laskutusajoa ei löydy", "Invoice run not found")
+
+
+def preview_mail(session: Session, actor: Actor, organization_id: int,
+                 run_id: int | None = None) -> MailPreview:
+    """How many invoices the send would mail, and how many payers lack an address."""
+    org = _organization(session, actor, organization_id, "billing.read")
+    _check_run(session, org, run_id)
+    scope = _scope_query(org, run_id).subquery()
+    with_email = session.execute(
+        sa.select(sa.func.count()).select_from(scope)
+        .join(Invoice, Invoice.id == scope.c.id).join(Person, Person.id == Invoice.payer_id)
+        .where(col(Person.email).is_not(None), Person.email != "")).scalar_one()
+    total = session.execute(sa.select(sa.func.count()).select_from(scope)).scalar_one()
+    sent_query = (
+        sa.select(sa.func.count()).select_from(OutboxMessage)
+        .join(Invoice, _dedupe_column() == OutboxMessage.dedupe_key)
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .where(col(Organization.path).startswith(org.path), OutboxMessage.status != "queued"))
+    if run_id is not None:
+        sent_query = sent_query.where(Invoice.run_id == run_id)
+    return MailPreview(to_send=int(with_email), without_email=int(total - with_email),
+                       already_sent=int(session.execute(sent_query).scalar_one()))
+
+
+def start_mail_job(session: Session, actor: Actor, organization_id: int,
+                   run_id: int | None = None) -> Job:
+    """Record a send job for the organisation's unsent invoices (or one run's)."""
+    org = _organization(session, actor, organization_id, "billing.write")
+    _check_run(session, org, run_id)
+    preview = preview_mail(session, actor, organization_id, run_id)
+    if preview.to_send == 0:
+        raise ValidationError("Ei lähetettäviä laskuja", "No invoices to send")
+    return create_job(session, actor, JOB_KIND, organization_id=organization_id,
+                      params={"run_id": run_id, "to_send": preview.to_send})
+
+
+# --- queueing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    queued: int  # new outbox rows
+    existing: int  # rows that were there already (a repeated or resumed job)
+    without_email: int
+    to_deliver: list[int]  # ids of this batch's messages still waiting (status queued)
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Bulk insert; rows whose dedupe_key exists are skipped by the database itself."""
+    if not rows:
+        return 0
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # RETURNING counts what was written (executemany's rowcount is -1 on psycopg).
+    inserted = session.execute(
+        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id), rows).all()
+    return len(inserted)
+
+
+def queue_invoice_mail(session: Session, invoice_ids: list[int]) -> QueueResult:
+    """Outbox rows for these invoices (payable ones with a payer address), in bulk.
+
+    Called by the worker for a job the UI permitted; it checks no actor itself.
+    """
+    rows = session.execute(
+        sa.select(Invoice.id, Invoice.reference, Invoice.description, Invoice.due_date,
+                  Invoice.total_cents, Invoice.paid_cents, Invoice.credited_cents,
+                  Invoice.organization_id, Organization.name, Person.email,
+                  Person.first_name, Person.last_name, Person.language)
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .join(Person, Person.id == Invoice.payer_id)
+        .where(col(Invoice.id).in_(invoice_ids), Invoice.kind == "invoice",
+               col(Invoice.status).in_(PAYABLE))
+        .order_by(Invoice.id)
+    ).all()
+    with_email = [r for r in rows if r.email]
+    settings = get_settings()
+    iban = _formatted_iban(settings.escrow_iban)
+    tokens = issue_tokens((r.id, r.reference) for r in with_email)
+    now = utcnow()
+    values = []
+    for r, token in zip(with_email, tokens, strict=True):
+        link = invoice_url(token)
+        open_cents = r.total_cents - r.paid_cents - r.credited_cents
+        subject, text, html_body = fill(
+            compiled_template("invoice", _lang(r.language), MAIL_FIELDS), {
+                "payer_name": f"{r.first_name} {r.last_name}", "organization": r.name,
+                "description": r.description or "Lasku", "amount": money(open_cents),
+                "due_date": fi_date(r.due_date), "reference": printed_reference(r.reference),
+                "beneficiary": settings.escrow_name, "iban": iban, "bic": settings.escrow_bic,
+                "link": link, "pdf_link": link + ".pdf"})
+        values.append({"to_address": r.email, "subject": subject[:300], "text_body": text,
+                       "html_body": html_body, "kind": MAIL_KIND,
+                       "organization_id": r.organization_id, "dedupe_key": dedupe_key(r.id),
+                       "status": "queued", "attempts": 0, "last_error": None,
+                       "created_at": now, "sent_at": None})
+    inserted = _insert_ignoring_duplicates(session, values)
+    waiting = session.execute(
+        sa.select(OutboxMessage.id)
+        .where(col(OutboxMessage.dedupe_key).in_([v["dedupe_key"] for v in values]),
+               OutboxMessage.status == "queued")
+        .order_by(OutboxMessage.id)
+    ).scalars().all()
+    return QueueResult(queued=inserted, existing=len(values) - inserted,
+                       without_email=len(rows) - len(with_email), to_deliver=list(waiting))
+
+
+@cache
+def _formatted_iban(iban: str) -> str:
+    return IBAN(iban).formatted
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> dict[str, int]:
+    """Worker side of a send job: write its outbox rows, hand out delivery chunks.
+
+    `enqueue` gets each chunk of message ids (the task layer queues a Huey task per
+    chunk). Idempotent: a second run queues nothing new and re-delivers only what is
+    still queued. Without SMTP the job ends here: the outbox is the delivery then.
+    """
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound("Työtä ei löydy", "Job not found")
+        org = session.get(Organization, job.organization_id)
+        if org is None:
+            raise NotFound("Yhdistystä ei löydy", "Organisation not found")
+        run_id = (job.params or {}).get("run_id")
+        invoice_ids = list(session.execute(
+            _scope_query(org, run_id).order_by(Invoice.id)).scalars())
+    report_progress(job_id, 0, f"Jonoon {len(invoice_ids)} laskua / Queueing")
+    totals = {"queued": 0, "existing": 0, "without_email": 0}
+    to_deliver: list[int] = []
+    for n, chunk in enumerate(_chunks(invoice_ids, QUEUE_CHUNK), start=1):
+        with session_scope() as session:
+            result = queue_invoice_mail(session, chunk)
+        totals["queued"] += result.queued
+        totals["existing"] += result.existing
+        totals["without_email"] += result.without_email
+        to_deliver.extend(result.to_deliver)
+        report_progress(job_id, 10 * n * QUEUE_CHUNK // max(len(invoice_ids), 1))
+    to_deliver.sort()
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.params = {**(job.params or {}), "first_id": to_deliver[0] if to_deliver else 0,
+                      "last_id": to_deliver[-1] if to_deliver else 0}
+        job.params["waiting_at_start"] = _unattempted(session, job.params)
+        session.add(job)
+    if SmtpConfig.from_settings(get_settings()) is None or not to_deliver:
+        finish_job(job_id, {**totals, **mail_counts(job_id)})
+        return totals
+    report_progress(job_id, 10, f"Lähetetään {len(to_deliver)} / Sending")
+    for chunk in _chunks(to_deliver, DELIVERY_CHUNK):
+        enqueue(chunk)  # may run at once (several workers, or Huey's immediate mode)
+    return totals
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+def _claim(session: Session, message_id: int) -> bool:
+    """queued → sending in one conditional UPDATE, committed before any SMTP traffic."""
+    claimed = session.execute(
+        sa.update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "queued")
+        .values(status="sending", attempts=col(OutboxMessage.attempts) + 1)
+    ).rowcount
+    session.commit()
+    return claimed == 1
+
+
+def deliver_messages(message_ids: list[int], config: SmtpConfig) -> dict[str, int]:
+    """Send these outbox messages, with the outbox's protocol (see `mail/outbox.py`).
+
+    The outbox's `deliver_pending` drains the oldest queued mail; a send job needs the
+    same protocol for exactly its own chunk, so several workers share a big run.
+    """
+    counts = {"sent": 0, "failed": 0, "retry": 0}
+    for message_id in message_ids:
+        with session_scope() as session:
+            if not _claim(session, message_id):
+                continue  # sent, being sent, or failed already: never twice
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            try:
+                send_one(config, message)
+            except Exception as exc:  # noqa: BLE001 - every SMTP failure is recorded
+                final = message.attempts >= MAX_ATTEMPTS
+                message.status = "failed" if final else "queued"
+                message.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                counts["failed" if final else "retry"] += 1
+            else:
+                message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+                counts["sent"] += 1
+            session.add(message)
+    return counts
+
+
+def _in_job(params: dict[str, Any]) -> sa.ColumnElement[bool]:
+    """The job's messages: invoice mail in the id range it queued.
+
+    Ids are handed out in insert order, so the range holds this job's rows; another
+    organisation's invoice mail queued at the very same moment may share it, which
+    only delays the bar until that mail, too, has been tried.
+    """
+    return sa.and_(OutboxMessage.kind == MAIL_KIND,
+                   col(OutboxMessage.id).between(params.get("first_id", 0),
+                                                 params.get("last_id", 0)))
+
+
+def _unattempted(session: Session, params: dict[str, Any]) -> int:
+    return int(session.execute(
+        sa.select(sa.func.count()).select_from(OutboxMessage)
+        .where(_in_job(params), OutboxMessage.status == "queued", OutboxMessage.attempts == 0)
+    ).scalar_one())
+
+
+def mail_counts(job_id: int) -> dict[str, int]:
+    """The job's messages by outbox status (sending = claimed; after a crash: check)."""
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        params = (job.params if job else None) or {}
+        rows = session.execute(
+            sa.select(OutboxMessage.status, sa.func.count())
+            .where(_in_job(params)).group_by(OutboxMessage.status)).all()
+    counts = {"sent": 0, "failed": 0, "queued": 0, "sending": 0}
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def deliver_chunk(job_id: int, message_ids: list[int], config: SmtpConfig | None = None
+                  ) -> dict[str, int]:
+    """Worker: send one chunk of a job, then write the job's progress (done at 100 %).
+
+    Progress is read from the outbox (messages tried at least once), not counted by
+    the chunks, so parallel chunks, a lost task or the outbox's own periodic delivery
+    cannot make it wrong.
+    """
+    config = config or SmtpConfig.from_settings(get_settings())
+    counts = deliver_messages(message_ids, config) if config else {}
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return counts
+        params = job.params or {}
+        waiting = _unattempted(session, params)
+        start = max(int(params.get("waiting_at_start", 0)), 1)
+    if waiting == 0:
+        # Each chunk that finds nothing untried writes the counts, so the last one's stand.
+        finish_job(job_id, mail_counts(job_id))
+    else:
+        _advance(job_id, 10 + 90 * (start - waiting) // start)
+    return counts
+
+
+def _advance(job_id: int, progress: int) -> None:
+    """Raise a running job's progress; never lower it, never reopen a finished job.
+
+    Chunks finish in any order: a slow chunk must not overwrite the "done" another one
+    wrote (`jobs.report_progress` writes unconditionally).
+    """
+    with session_scope() as session:
+        session.execute(
+            sa.update(Job).where(col(Job.id) == job_id, col(Job.status).in_(("queued", "running")),
+                                 col(Job.progress) < progress)
+            .values(progress=min(progress, 99), status="running"))
