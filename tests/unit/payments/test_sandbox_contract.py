@@ -13,13 +13,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -41,6 +39,7 @@ from membook_app.payments.paytrail import (
     verify_signature,
 )
 from membook_app.payments.sandbox import create_sandbox_app
+from tests.servers import serve_asgi
 
 ACCOUNT, SECRET = "375917", "SAIPPUAKAUPPIAS"
 SIS_ACCOUNT, SIS_SECRET = "695861", "MONISAIPPUAKAUPPIAS"
@@ -56,28 +55,6 @@ BANKS = {
     "alandsbanken",
     "handelsbanken",
 }
-
-
-@contextmanager
-def _serve(make_app: Callable[[str], Starlette]) -> Iterator[str]:
-    """Run an ASGI app on a free 127.0.0.1 port in a thread; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(make_app(base_url), log_level="warning", timeout_graceful_shutdown=3)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 class Receiver:
@@ -115,13 +92,13 @@ class Receiver:
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     merchant = Receiver()
-    with _serve(merchant.app):
+    with serve_asgi(merchant.app):
         yield merchant
 
 
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
-    with _serve(lambda base_url: create_sandbox_app(base_url=base_url)) as base_url:
+    with serve_asgi(lambda base_url: create_sandbox_app(base_url=base_url)) as base_url:
         yield base_url
 
 
