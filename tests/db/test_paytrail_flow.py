@@ -31,8 +31,9 @@ from tests.servers import serve_asgi
 @pytest.fixture
 def flow(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Sandbox + our app on loopback, settings pointing at each other, one open invoice."""
-    from membook_app.api import collect_routes
     from starlette.applications import Starlette
+
+    from membook_app.api import collect_routes
 
     with serve_asgi(lambda base: create_sandbox_app(base_url=base)) as sandbox, \
             serve_asgi(lambda _base: Starlette(routes=collect_routes())) as app:
