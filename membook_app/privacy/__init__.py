@@ -1,0 +1,1 @@
+"""Data protection: a member's own data, deletion requests, retention and pseudonymisation."""
