@@ -1,4 +1,4 @@
-"""Invoice email tasks: one task queues a send job's outbox rows, then one task per chunk.
+"""Invoice email and reminder tasks: a send job queues its outbox rows, then a task per chunk.
 
 Thin wrappers around `membook_app.billing.delivery`; the order and the crash
 behaviour are documented there.
@@ -6,8 +6,16 @@ behaviour are documented there.
 
 from __future__ import annotations
 
-from membook_app.billing import delivery
+from datetime import date
+
+from huey import crontab
+
+from membook_app.banking.banking_days import is_banking_day
+from membook_app.billing import delivery, reminders
+from membook_app.db import session_scope
 from membook_app.jobs import finish_job
+from membook_app.mail.smtp import SmtpConfig
+from membook_app.settings import get_settings
 from tasks import huey
 
 
@@ -26,3 +34,23 @@ def send_invoice_mail(job_id: int) -> dict[str, int]:
 def deliver_invoice_mail_chunk(job_id: int, message_ids: list[int]) -> dict[str, int]:
     """Send one chunk (≤ 500 messages) of a job and update its progress."""
     return delivery.deliver_chunk(job_id, message_ids)
+
+
+@huey.task()
+def deliver_mail_chunk(message_ids: list[int]) -> dict[str, int]:
+    """Send one chunk of outbox messages that belong to no job (reminders)."""
+    config = SmtpConfig.from_settings(get_settings())
+    return delivery.deliver_messages(message_ids, config) if config else {}
+
+
+@huey.periodic_task(crontab(hour="5", minute="30"))
+def send_reminders_daily() -> dict[str, int]:
+    """Every banking day at 7.30 Finnish time (Huey's crontab is UTC): today's reminders."""
+    today = date.today()
+    if not is_banking_day(today):
+        return {}
+    with session_scope() as session:
+        result = reminders.apply_reminders(session, today)
+    for start in range(0, len(result.message_ids), delivery.DELIVERY_CHUNK):
+        deliver_mail_chunk(list(result.message_ids[start:start + delivery.DELIVERY_CHUNK]))
+    return {"first": result.first, "second": result.second, "mailed": result.mailed}

@@ -94,7 +94,8 @@ def fill(templates: tuple[Template, ...], values: dict[str, str]) -> tuple[str, 
     return subject.substitute(values), text.substitute(values), html_body
 
 
-def _lang(language: str | None) -> str:
+def mail_language(language: str | None) -> str:
+    """Templates exist in Finnish and English; Swedish speakers get Finnish for now."""
     return "en" if language == "en" else "fi"
 
 
@@ -192,7 +193,7 @@ class QueueResult:
     to_deliver: list[int]  # ids of this batch's messages still waiting (status queued)
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+def insert_outbox_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     """Bulk insert; rows whose dedupe_key exists are skipped by the database itself."""
     if not rows:
         return 0
@@ -224,7 +225,7 @@ def queue_invoice_mail(session: Session, invoice_ids: list[int]) -> QueueResult:
     ).all()
     with_email = [r for r in rows if r.email]
     settings = get_settings()
-    iban = _formatted_iban(settings.escrow_iban)
+    iban = formatted_iban(settings.escrow_iban)
     tokens = issue_tokens((r.id, r.reference) for r in with_email)
     now = utcnow()
     values = []
@@ -232,7 +233,7 @@ def queue_invoice_mail(session: Session, invoice_ids: list[int]) -> QueueResult:
         link = invoice_url(token)
         open_cents = r.total_cents - r.paid_cents - r.credited_cents
         subject, text, html_body = fill(
-            compiled_template("invoice", _lang(r.language), MAIL_FIELDS), {
+            compiled_template("invoice", mail_language(r.language), MAIL_FIELDS), {
                 "payer_name": f"{r.first_name} {r.last_name}", "organization": r.name,
                 "description": r.description or "Lasku", "amount": money(open_cents),
                 "due_date": fi_date(r.due_date), "reference": printed_reference(r.reference),
@@ -243,7 +244,7 @@ def queue_invoice_mail(session: Session, invoice_ids: list[int]) -> QueueResult:
                        "organization_id": r.organization_id, "dedupe_key": dedupe_key(r.id),
                        "status": "queued", "attempts": 0, "last_error": None,
                        "created_at": now, "sent_at": None})
-    inserted = _insert_ignoring_duplicates(session, values)
+    inserted = insert_outbox_rows(session, values)
     waiting = session.execute(
         sa.select(OutboxMessage.id)
         .where(col(OutboxMessage.dedupe_key).in_([v["dedupe_key"] for v in values]),
@@ -255,7 +256,7 @@ def queue_invoice_mail(session: Session, invoice_ids: list[int]) -> QueueResult:
 
 
 @cache
-def _formatted_iban(iban: str) -> str:
+def formatted_iban(iban: str) -> str:
     return IBAN(iban).formatted
 
 
