@@ -70,3 +70,15 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    """Alembic filter: leave the dialect-specific search indexes alone.
+
+    The `register search indexes` migration adds an FTS5 table (with shadow
+    tables) on SQLite and trigram indexes on PostgreSQL; they are not in the
+    SQLModel metadata on purpose, so autogenerate must not try to drop them.
+    """
+    if type_ == "table" and name and name.startswith("person_search"):
+        return False
+    return not (type_ == "index" and name and name.endswith("_trgm"))

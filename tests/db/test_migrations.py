@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table in the metadata)
 from membook_app.cli.admin import upgrade_database
-from membook_app.db import get_engine
+from membook_app.db import get_engine, include_object
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _differences(url: str) -> list[object]:
     with get_engine(url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object})
         return list(compare_metadata(context, SQLModel.metadata))
 
 
