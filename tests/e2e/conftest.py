@@ -32,7 +32,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env(tmp: Path, port: int) -> dict[str, str]:
+def _env(tmp: Path, port: int, sandbox_port: int) -> dict[str, str]:
     env = dict(os.environ)
     bin_dir = REPO_ROOT / ".venv" / "bin"
     env.update({
@@ -46,6 +46,7 @@ def _env(tmp: Path, port: int) -> dict[str, str]:
         "VAR_DIR": str(tmp / "var"),
         "BASE_URL": f"http://127.0.0.1:{port}",
         "PORT": str(port),
+        "PAYTRAIL_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
     })
     env.pop("SMTP_HOST", None)
     env.pop("REDIS_URL", None)
@@ -56,12 +57,17 @@ def _env(tmp: Path, port: int) -> dict[str, str]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Migrate, seed, build and serve; yields the env (DATABASE_URL) and the base URL."""
     tmp = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    env = _env(tmp, port)
+    port, sandbox_port = _free_port(), _free_port()
+    env = _env(tmp, port, sandbox_port)
     membook = str(REPO_ROOT / ".venv/bin/membook")
     subprocess.run([membook, "db", "upgrade"], env=env, check=True, cwd=REPO_ROOT)
     subprocess.run([membook, "seed-demo", "--people", "300"], env=env, check=True, cwd=REPO_ROOT)
     log = (tmp / "server.log").open("w")
+    sandbox = subprocess.Popen(
+        [str(REPO_ROOT / ".venv/bin/python"), "-m", "membook_app.payments.sandbox",
+         "--port", str(sandbox_port), "--base-url", env["PAYTRAIL_BASE_URL"]],
+        env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
     proc = subprocess.Popen(
         [str(REPO_ROOT / ".venv/bin/reflex"), "run", "--env", "prod", "--single-port",
          "--frontend-port", str(port), "--backend-port", str(port)],
@@ -85,11 +91,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()[-3000:]}")
         yield {"base": base, **env}
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        for child in (proc, sandbox):
+            os.killpg(child.pid, 15)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, 9)
         log.close()
 
 

@@ -93,6 +93,15 @@ def portal_page() -> rx.Component:
                                 on_click=LoginState.sign_out, id="portal-sign-out"),
                       width="100%", align="center"),
             rx.heading(PortalState.name, size="6", id="portal-name"),
+            rx.hstack(
+                rx.link(rx.button(rx.icon("receipt", size=16), t("Laskut", "Invoices"),
+                                  variant="soft", size="3"),
+                        href="/portal/invoices", id="portal-invoices-link"),
+                rx.link(rx.button(rx.icon("shield", size=16), t("Tietosuoja", "Privacy"),
+                                  variant="soft", size="3"),
+                        href="/portal/privacy", id="portal-privacy-link"),
+                wrap="wrap",
+            ),
             rx.text(PortalState.email, " · ", t("syntynyt", "born"), " ", PortalState.birth_date,
                     color_scheme="gray", size="2"),
             rx.card(rx.vstack(
