@@ -21,6 +21,7 @@ the system, and data protection asks who took what.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -132,7 +133,10 @@ def _conditions(session: Session, actor: Actor | None,
     from membook_app.register.search import _filters
 
     who = actor or Actor(user_id=0, email="system", display_name="system", is_operator=True)
-    return _filters(session, who, query)
+    found = _filters(session, who, query)
+    if isinstance(found, tuple):  # (membership conditions, person conditions)
+        return [c for part in found for c in part]
+    return list(found)
 
 
 def _rows(session: Session, conditions: list[sa.ColumnElement[bool]],
@@ -304,3 +308,117 @@ def export_members(session: Session, actor: Actor | None, query: RegisterQuery,
     if progress is not None:
         progress(total, total)
     return ExportResult(count, path, [c.key for c in chosen])
+
+
+# ---------------------------------------------------------------- export jobs and files
+
+INLINE_EXPORT_ROWS = 5000
+EXPORT_KIND = "export"
+
+
+def exports_dir() -> Path:
+    from membook_app.settings import get_settings
+
+    path = get_settings().var_dir / "exports"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def query_params(query: RegisterQuery) -> dict[str, Any]:
+    """The query as JSON for a job's params."""
+    return {k: v for k, v in dataclasses.asdict(query).items()
+            if k not in ("page", "page_size", "sort", "descending")}
+
+
+def query_from_params(params: dict[str, Any]) -> RegisterQuery:
+    known = {f.name for f in dataclasses.fields(RegisterQuery)}
+    return RegisterQuery(**{k: (tuple(v) if isinstance(v, list) else v)
+                            for k, v in params.items() if k in known})
+
+
+def start_export_job(session: Session, actor: Actor, query: RegisterQuery,
+                     columns: Sequence[str] | None, fmt: str) -> tuple[Any, int]:
+    """Check the asker may read the organisation and the columns exist, count the rows,
+    and record the job; returns (job, rows). The caller runs it inline or queues it."""
+    from membook_app.jobs import create_job
+
+    if fmt not in FORMATS:
+        raise ValidationError("Muoto on xlsx tai csv", "The format is xlsx or csv", field="fmt")
+    conditions = _conditions(session, actor, query)
+    chosen, _ = resolve_columns(session, query, columns)
+    rows = _count(session, conditions)
+    job = create_job(session, actor, EXPORT_KIND, organization_id=query.organization_id,
+                     params={"query": query_params(query), "columns": [c.key for c in chosen],
+                             "fmt": fmt})
+    return job, rows
+
+
+def run_export_job(job_id: int) -> dict[str, Any] | None:
+    """Produce the job's file under var/exports (the worker's part, or inline for small ones)."""
+    import secrets
+
+    from membook_app.accounts.permissions import load_actor
+    from membook_app.db import session_scope
+    from membook_app.errors import DomainError
+    from membook_app.jobs import finish_job, report_progress
+    from models import Job, User
+
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.kind != EXPORT_KIND or job.status not in ("queued", "running"):
+            return None
+        user = session.get(User, job.user_id) if job.user_id else None
+        params = dict(job.params or {})
+    if user is None or not user.active:
+        finish_job(job_id, None, failed="Käyttäjää ei löydy / user not found")
+        return None
+    fmt = params.get("fmt", "xlsx")
+    path = exports_dir() / f"{job_id}-{secrets.token_urlsafe(12)}.{fmt}"
+    report_progress(job_id, 1)
+    last = [0]
+
+    def progress(done: int, total: int) -> None:
+        pct = 1 + (done * 98 // total if total else 98)
+        if pct - last[0] >= 2:
+            last[0] = pct
+            report_progress(job_id, pct)
+
+    try:
+        with session_scope() as session:
+            actor = load_actor(session, session.get(User, user.id))  # type: ignore[arg-type]
+            result = export_members(session, actor, query_from_params(params["query"]), path,
+                                    columns=params.get("columns"), fmt=fmt, progress=progress)
+    except DomainError as exc:
+        path.unlink(missing_ok=True)
+        finish_job(job_id, None, failed=str(exc))
+        return None
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        finish_job(job_id, None, failed=f"Vienti epäonnistui / export failed: "
+                                        f"{type(exc).__name__}")
+        raise
+    summary = {"rows": result.rows, "fmt": fmt,
+               "filename": f"jasenrekisteri-{date.today().isoformat()}.{fmt}"}
+    finish_job(job_id, summary, file_path=str(path))
+    return summary
+
+
+def export_file_for(session: Session, actor: Actor, job_id: int) -> tuple[Path, str]:
+    """The finished export file of a job, for its owner or an operator who may still read
+    the organisation; anyone else gets NotFound (ids cannot be probed)."""
+    from membook_app.errors import NotFound
+    from models import Job
+
+    missing = NotFound("Tiedostoa ei löydy", "File not found")
+    job = session.get(Job, job_id)
+    if job is None or job.kind != EXPORT_KIND or job.status != "done" or not job.file_path:
+        raise missing
+    if job.user_id != actor.user_id and not actor.is_operator:
+        raise missing
+    org = get_organization(session, job.organization_id)  # type: ignore[arg-type]
+    if not actor.can("register.read", org.path):
+        raise missing
+    path = Path(job.file_path).resolve()
+    if path.parent != exports_dir().resolve() or not path.is_file():
+        raise missing
+    return path, (job.result or {}).get("filename") or path.name
