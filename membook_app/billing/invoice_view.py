@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from membook_app.banking.barcode import code128_svg, make_barcode
 from membook_app.banking.epc_qr import epc_qr_payload, epc_qr_svg
-from membook_app.banking.references import format_national, format_rf, validate_reference
+from membook_app.banking.references import format_national, format_rf
 from membook_app.formatting import fi_date, money
 from membook_app.settings import get_settings
 from models import Invoice, InvoiceLine, Organization, Person
@@ -82,8 +82,8 @@ class InvoiceView:
 
 def printed_reference(reference: str) -> str:
     """Groups of five for a national reference, of four for an RF reference."""
-    ref = validate_reference(reference)
-    return format_rf(ref.compact) if ref.kind == "rf" else format_national(ref.compact)
+    compact = "".join(reference.split()).upper()
+    return format_rf(compact) if compact.startswith("RF") else format_national(compact)
 
 
 def load_views(session: Session, invoice_ids: list[int]) -> dict[int, InvoiceView]:

@@ -32,9 +32,9 @@ from membook_app import audit
 from membook_app.accounts.permissions import Actor
 from membook_app.billing.delivery import (
     PAYABLE,
+    cached_money,
     compiled_template,
     dedupe_key,
-    fill,
     formatted_iban,
     insert_outbox_rows,
     mail_language,
@@ -43,7 +43,7 @@ from membook_app.billing.invoice_view import printed_reference
 from membook_app.billing.public_link import invoice_url, issue_tokens
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import FormErrors, NotFound, ValidationError
-from membook_app.formatting import HELSINKI, fi_date, money
+from membook_app.formatting import HELSINKI, fi_date
 from membook_app.settings import get_settings
 from models import (
     Invoice,
@@ -231,12 +231,12 @@ def _queue_reminder_mail(session: Session, invoice_ids: list[int], number: int,
     values = []
     for r, token in zip(with_email, issue_tokens((r.id, r.reference) for r in with_email),
                         strict=True):
-        subject, text, html_body = fill(
-            compiled_template("reminder", mail_language(r.language), REMINDER_FIELDS), {
+        subject, text, html_body = compiled_template(
+            "reminder", mail_language(r.language), REMINDER_FIELDS).fill({
                 "payer_name": f"{r.first_name} {r.last_name}", "organization": r.name,
                 "description": r.description or "Lasku",
-                "amount": money(r.total_cents - r.paid_cents - r.credited_cents),
-                "fee": money(fee_cents) if fee_cents else "–",
+                "amount": cached_money(r.total_cents - r.paid_cents - r.credited_cents),
+                "fee": cached_money(fee_cents) if fee_cents else "–",
                 "due_date": fi_date(r.due_date),
                 "pay_by": fi_date(today + timedelta(days=PAY_WITHIN_DAYS)),
                 "number": str(number), "reference": printed_reference(r.reference),
