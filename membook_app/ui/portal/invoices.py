@@ -58,14 +58,16 @@ def _card(inv: InvoiceCard) -> rx.Component:
                 size="2", color_scheme="gray"),
         rx.text(t("Eräpäivä", "Due"), " ", inv.due, " · ", t("Summa", "Total"), " ", inv.total,
                 " · ", t("Avoinna", "Open"), " ", rx.text.strong(inv.open_amount), size="2"),
-        # Plain anchors: the invoice and payment pages are server-rendered routes
-        # outside the Reflex app, so the browser must load them, not the client router.
+        # The invoice and payment pages are server-rendered routes outside the Reflex
+        # app: Reflex compiles anchors to React Router links, and `reloadDocument`
+        # makes the browser load them instead of the client router (which would 404).
         rx.hstack(
             rx.el.a(rx.button(t("Avaa lasku", "Open invoice"), variant="soft", size="3"),
-                    href=inv.invoice_href),
+                    href=inv.invoice_href, custom_attrs={"reloadDocument": True}),
             rx.cond(inv.payable, rx.el.a(
                 rx.button(t("Maksa verkossa", "Pay online"), size="3"),
-                href=inv.pay_href, class_name="pay-online-button")),
+                href=inv.pay_href, class_name="pay-online-button",
+                custom_attrs={"reloadDocument": True})),
             wrap="wrap",
         ),
         width="100%",
