@@ -22,8 +22,8 @@ suggestions and the fee preview use it (or its core `price_rows`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -57,33 +57,6 @@ class LineSpec:
     organization_id: int
     description: str
     amount_cents: int
-
-
-@dataclass(frozen=True)
-class MembershipRowForPricing:
-    """What pricing needs to know of a membership (one SQL row)."""
-
-    membership_id: int
-    person_id: int
-    payer_id: int | None
-    organization_id: int
-    org_path: str
-    type_id: int | None
-    type_name: str | None
-    category: str | None
-    household_priced: bool
-
-
-@dataclass
-class Pricing:
-    """The lines of one membership, or why it has none."""
-
-    lines: list[LineSpec] = field(default_factory=list)
-    skip_reason: str | None = None
-
-    @property
-    def total_cents(self) -> int:
-        return sum(line.amount_cents for line in self.lines)
 
 
 # ---------------------------------------------------------------- membership types
@@ -283,83 +256,137 @@ def fee_periods(session: Session, organization_id: int) -> list[str]:
 
 # ---------------------------------------------------------------- pricing
 
+# (membership_id, person_id, payer_id, organization_id, type_id): one membership to price.
+PricingRow = tuple[int, int, "int | None", int, "int | None"]
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    id: int
+    organization_id: int
+    name: str
+    category: str
+    household_priced: bool
+
+
+@dataclass
+class Priced:
+    """The outcome of pricing many memberships.
+
+    Lines depend only on (organisation, type), so they are computed once per
+    combination (`combos`) and shared; `skipped` holds the memberships that get
+    no lines, with the reason.
+    """
+
+    rows: dict[int, tuple[int, int | None]]  # membership → (organisation, type)
+    combos: dict[tuple[int, int], tuple[LineSpec, ...]]
+    skipped: dict[int, str]
+
+    def lines(self, membership_id: int) -> tuple[LineSpec, ...]:
+        if membership_id in self.skipped:
+            return ()
+        org_id, type_id = self.rows[membership_id]
+        return self.combos.get((org_id, type_id), ())  # type: ignore[arg-type]
+
 
 def _chain(path: str) -> list[int]:
     """Organisation ids from the root down to the organisation itself."""
     return [int(p) for p in path.strip("/").split("/") if p]
 
 
-def _load_fees(session: Session, org_ids: Iterable[int], period: str
-               ) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
-    """Type fees {type_id: cents} and category fees {(org_id, category): cents}."""
-    ids = sorted(set(org_ids))
-    by_type: dict[int, int] = {}
-    by_category: dict[tuple[int, str], int] = {}
+def _in_chunks(session: Session, query: sa.Select, column: sa.ColumnElement,
+               ids: Iterable[int]) -> list[sa.Row]:
+    """Run `query` with `column IN (...)` over the ids in chunks, as core rows."""
+    ids = sorted(set(ids))
+    connection = session.connection()
+    rows: list[sa.Row] = []
     for start in range(0, len(ids), CHUNK):
-        rows = session.execute(
-            sa.select(Fee.organization_id, Fee.membership_type_id, Fee.category,
-                      Fee.amount_cents)
-            .where(col(Fee.organization_id).in_(ids[start:start + CHUNK]),
-                   Fee.period == period)).all()
-        for org_id, type_id, category, cents in rows:
-            if type_id is not None:
-                by_type[type_id] = cents
-            elif category is not None:
-                by_category[(org_id, category)] = cents
-    return by_type, by_category
-
-
-def pricing_query() -> sa.Select:
-    """The SELECT of membership rows that `price_rows` understands (add WHERE clauses)."""
-    return (
-        sa.select(Membership.id, Membership.person_id, Person.payer_id,
-                  Membership.organization_id, Organization.path, Membership.type_id,
-                  MembershipType.name, MembershipType.category, MembershipType.household_priced)
-        .join(Person, Person.id == Membership.person_id)
-        .join(Organization, Organization.id == Membership.organization_id)
-        .join(MembershipType, MembershipType.id == Membership.type_id, isouter=True)
-    )
-
-
-def _rows(result: Iterable[Sequence]) -> list[MembershipRowForPricing]:
-    return [MembershipRowForPricing(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                                    bool(r[8])) for r in result]
-
-
-def load_pricing_rows(session: Session, membership_ids: Iterable[int]
-                      ) -> list[MembershipRowForPricing]:
-    """Membership rows by id, in chunks (IN lists stay small on both databases)."""
-    ids = sorted(set(membership_ids))
-    rows: list[MembershipRowForPricing] = []
-    for start in range(0, len(ids), CHUNK):
-        rows += _rows(session.execute(pricing_query().where(
-            col(Membership.id).in_(ids[start:start + CHUNK]))).all())
+        rows += connection.execute(query.where(column.in_(ids[start:start + CHUNK]))).all()
     return rows
 
 
-def _household_carriers(session: Session, rows: list[MembershipRowForPricing]
+def load_types(session: Session, type_ids: Iterable[int]) -> dict[int, TypeInfo]:
+    return {r[0]: TypeInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in _in_chunks(
+        session, sa.select(MembershipType.id, MembershipType.organization_id,
+                           MembershipType.name, MembershipType.category,
+                           MembershipType.household_priced),
+        col(MembershipType.id), type_ids)}
+
+
+def _load_fees(session: Session, org_ids: Iterable[int], period: str
+               ) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
+    """Type fees {type_id: cents} and category fees {(org_id, category): cents}."""
+    by_type: dict[int, int] = {}
+    by_category: dict[tuple[int, str], int] = {}
+    for org_id, type_id, category, cents in _in_chunks(
+            session, sa.select(Fee.organization_id, Fee.membership_type_id, Fee.category,
+                               Fee.amount_cents).where(Fee.period == period),
+            col(Fee.organization_id), org_ids):
+        if type_id is not None:
+            by_type[type_id] = cents
+        elif category is not None:
+            by_category[(org_id, category)] = cents
+    return by_type, by_category
+
+
+def combo_lines(session: Session, combos: Iterable[tuple[int, int]], period: str,
+                org_names: dict[int, str] | None = None, types: dict[int, TypeInfo] | None = None
+                ) -> dict[tuple[int, int], tuple[LineSpec, ...]]:
+    """Lines for each (organisation, type): own organisation by type fee (or its
+    category fee), then every ancestor by category fee; only amounts > 0."""
+    combos = set(combos)
+    paths = dict(_in_chunks(session, sa.select(Organization.id, Organization.path),
+                            col(Organization.id), {c[0] for c in combos}))
+    chains = {org_id: _chain(path) for org_id, path in paths.items()}
+    all_orgs = {o for chain in chains.values() for o in chain}
+    by_type, by_category = _load_fees(session, all_orgs, period)
+    if types is None:
+        types = load_types(session, {c[1] for c in combos})
+    if org_names is None:
+        org_names = org_name_map(session, all_orgs)
+    result: dict[tuple[int, int], tuple[LineSpec, ...]] = {}
+    for org_id, type_id in combos:
+        mt = types.get(type_id)
+        lines: list[LineSpec] = []
+        for charger in reversed(chains.get(org_id, [])):  # own organisation first
+            own = charger == org_id
+            cents = by_type.get(type_id) if own else None
+            if cents is None and mt is not None:
+                cents = by_category.get((charger, mt.category))
+            if cents and mt is not None:
+                what = mt.name if own else CATEGORIES.get(mt.category, (mt.category,))[0]
+                name = org_names.get(charger, str(charger))
+                lines.append(LineSpec(charger, f"{name}: jäsenmaksu {period} ({what})"[:200],
+                                      cents))
+        result[(org_id, type_id)] = tuple(lines)
+    return result
+
+
+def _household_carriers(session: Session, rows: list[PricingRow], types: dict[int, TypeInfo]
                         ) -> dict[tuple[int, int, int], int]:
     """{(household head, organisation, type): membership id carrying the household price}.
 
     Looks at every active membership of the household on that type, not only
     the ones being priced, so pricing a subset gives the same answer.
     """
-    keys = {((r.payer_id or r.person_id), r.organization_id, r.type_id)
-            for r in rows if r.household_priced and r.type_id is not None}
+    keys = {((payer or person), org_id, type_id)
+            for _, person, payer, org_id, type_id in rows
+            if type_id is not None and type_id in types and types[type_id].household_priced}
     if not keys:
         return {}
     heads = sorted({k[0] for k in keys})
-    type_ids = sorted({k[2] for k in keys})  # type: ignore[type-var]
+    type_ids = sorted({k[2] for k in keys})
     best: dict[tuple[int, int, int], tuple[int, int]] = {}
+    connection = session.connection()
     for start in range(0, len(heads), CHUNK):
         chunk = heads[start:start + CHUNK]
-        found = session.execute(
-            sa.select(Membership.id, Membership.person_id, Person.payer_id,
-                      Membership.organization_id, Membership.type_id)
-            .join(Person, Person.id == Membership.person_id)
-            .where(col(Membership.type_id).in_(type_ids), Membership.status == "active",
-                   sa.or_(col(Person.id).in_(chunk), col(Person.payer_id).in_(chunk)))
-        ).all()
+        base = (sa.select(Membership.id, Membership.person_id, Person.payer_id,
+                          Membership.organization_id, Membership.type_id)
+                .join(Person, Person.id == Membership.person_id)
+                .where(col(Membership.type_id).in_(type_ids), Membership.status == "active"))
+        # Two indexed lookups (the heads themselves, their dependants) rather than an OR.
+        found = (connection.execute(base.where(col(Person.id).in_(chunk))).all()
+                 + connection.execute(base.where(col(Person.payer_id).in_(chunk))).all())
         for membership_id, person_id, payer_id, org_id, type_id in found:
             head = payer_id or person_id
             key = (head, org_id, type_id)
@@ -372,47 +399,38 @@ def _household_carriers(session: Session, rows: list[MembershipRowForPricing]
     return {k: v[1] for k, v in best.items()}
 
 
-def price_rows(session: Session, rows: list[MembershipRowForPricing], period: str,
-               org_names: dict[int, str] | None = None) -> dict[int, Pricing]:
-    """Price membership rows for a period: {membership_id: Pricing} (set-based, no per-row SQL)."""
-    chains = {r.org_path: _chain(r.org_path) for r in rows}
-    all_orgs = {o for chain in chains.values() for o in chain}
-    by_type, by_category = _load_fees(session, all_orgs, period)
-    if org_names is None:
-        org_names = org_name_map(session, all_orgs)
-    carriers = _household_carriers(session, rows)
-    result: dict[int, Pricing] = {}
-    for r in rows:
-        if r.type_id is None:
-            result[r.membership_id] = Pricing(skip_reason=REASON_NO_TYPE)
+def price_memberships(session: Session, rows: list[PricingRow], period: str,
+                      org_names: dict[int, str] | None = None) -> Priced:
+    """Price many memberships for a period with a fixed number of queries."""
+    combos = {(r[3], r[4]) for r in rows if r[4] is not None}
+    types = load_types(session, {c[1] for c in combos})
+    lines = combo_lines(session, combos, period, org_names, types)  # type: ignore[arg-type]
+    carriers = _household_carriers(session, rows, types)
+    skipped: dict[int, str] = {}
+    for membership_id, person_id, payer_id, org_id, type_id in rows:
+        if type_id is None:
+            skipped[membership_id] = REASON_NO_TYPE
             continue
-        if r.household_priced:
-            carrier = carriers.get(((r.payer_id or r.person_id), r.organization_id, r.type_id))
-            if carrier is not None and carrier != r.membership_id:
-                result[r.membership_id] = Pricing(skip_reason=REASON_HOUSEHOLD)
+        if carriers:
+            carrier = carriers.get(((payer_id or person_id), org_id, type_id))
+            if carrier is not None and carrier != membership_id:
+                skipped[membership_id] = REASON_HOUSEHOLD
                 continue
-        lines: list[LineSpec] = []
-        chain = chains[r.org_path]
-        for org_id in reversed(chain):  # own organisation first, then up to the root
-            own = org_id == r.organization_id
-            cents = by_type.get(r.type_id) if own else None
-            if cents is None and r.category is not None:
-                cents = by_category.get((org_id, r.category))
-            if cents:
-                name = org_names.get(org_id, str(org_id))
-                what = r.type_name if own else CATEGORIES.get(r.category or "", (r.category,))[0]
-                lines.append(LineSpec(org_id, f"{name}: jäsenmaksu {period} ({what})", cents))
-        result[r.membership_id] = Pricing(lines, None if lines else REASON_FEE_ZERO)
-    return result
+        if not lines.get((org_id, type_id)):
+            skipped[membership_id] = REASON_FEE_ZERO
+    return Priced({r[0]: (r[3], r[4]) for r in rows}, lines, skipped)  # type: ignore[arg-type]
+
+
+def pricing_rows_query() -> sa.Select:
+    """SELECT of PricingRow tuples (add WHERE clauses): membership joined to its person."""
+    return (sa.select(Membership.id, Membership.person_id, Person.payer_id,
+                      Membership.organization_id, Membership.type_id)
+            .join(Person, Person.id == Membership.person_id))
 
 
 def org_name_map(session: Session, org_ids: Iterable[int]) -> dict[int, str]:
-    ids = sorted(set(org_ids))
-    names: dict[int, str] = {}
-    for start in range(0, len(ids), CHUNK):
-        names.update(session.execute(sa.select(Organization.id, Organization.name).where(
-            col(Organization.id).in_(ids[start:start + CHUNK]))).all())  # type: ignore[arg-type]
-    return names
+    return dict(_in_chunks(session, sa.select(Organization.id, Organization.name),  # type: ignore[arg-type]
+                           col(Organization.id), org_ids))
 
 
 def fee_lines(session: Session, membership_ids: Iterable[int],
@@ -424,8 +442,10 @@ def fee_lines(session: Session, membership_ids: Iterable[int],
     Household members whose household price is carried by another membership
     get an empty list. Works in bulk (100,000 memberships: a few dozen queries).
     """
-    priced = price_rows(session, load_pricing_rows(session, membership_ids), period)
-    return {mid: p.lines for mid, p in priced.items()}
+    rows = [tuple(r) for r in _in_chunks(session, pricing_rows_query(), col(Membership.id),
+                                         membership_ids)]
+    priced = price_memberships(session, rows, period)  # type: ignore[arg-type]
+    return {r[0]: list(priced.lines(r[0])) for r in rows}
 
 
 # ---------------------------------------------------------------- preview
@@ -465,17 +485,14 @@ def fee_preview(session: Session, actor: Actor, organization_id: int,
         .order_by(MembershipType.organization_id, MembershipType.name)).all()
     all_orgs = {o for t in types for o in _chain(orgs[t.organization_id].path)}
     names = org_name_map(session, all_orgs)
-    rows = [MembershipRowForPricing(-(t.id or 0), 0, None, t.organization_id,
-                                    orgs[t.organization_id].path, t.id, t.name, t.category,
-                                    False) for t in types]
-    priced = price_rows(session, rows, period, names)
+    lines = combo_lines(session, {(t.organization_id, t.id) for t in types}, period, names)  # type: ignore[misc]
     result = []
     for t in sorted(types, key=lambda t: (orgs[t.organization_id].path, t.name)):
-        pricing = priced[-(t.id or 0)]
+        own = lines[(t.organization_id, t.id)]  # type: ignore[index]
         chain = list(reversed(_chain(orgs[t.organization_id].path)))
-        amounts = {line.organization_id: line.amount_cents for line in pricing.lines}
+        amounts = {line.organization_id: line.amount_cents for line in own}
         shares = tuple(PreviewShare(o, names.get(o, ""), amounts.get(o, 0)) for o in chain)
         result.append(FeePreviewRow(t.organization_id, names.get(t.organization_id, ""),
                                     t.id, t.name, t.category, t.household_priced,  # type: ignore[arg-type]
-                                    shares, pricing.total_cents))
+                                    shares, sum(amounts.values())))
     return result

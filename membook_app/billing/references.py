@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -28,12 +30,24 @@ INVOICE_PREFIX = "1"
 PAD = 6
 MAX_ID = 10 ** 18 - 1  # base of at most 19 digits
 _ADVISORY_LOCK = 7_314_001  # PostgreSQL: invoice writers queue on this key
+_WEIGHTS = (7, 3, 1) * 7  # 7-3-1 from the right, enough for a 21-digit base
 
 
 def invoice_reference(invoice_id: int) -> str:
-    """The national reference of the invoice with this id (digits, no spaces)."""
+    """The national reference of the invoice with this id (digits, no spaces).
+
+    Same result as `make_national(base)` (a test checks it over many ids), computed
+    without its input validation because runs make 100,000 of these at once.
+    """
     if not 0 < invoice_id <= MAX_ID:
         raise ValueError(f"invoice id out of range: {invoice_id}")
+    base = f"{INVOICE_PREFIX}{invoice_id:0{PAD}d}"
+    total = sum(map(operator.mul, map(int, reversed(base)), _WEIGHTS))
+    return f"{base}{-total % 10}"
+
+
+def invoice_reference_checked(invoice_id: int) -> str:
+    """The same through the general banking helper (the reference implementation)."""
     return make_national(f"{INVOICE_PREFIX}{invoice_id:0{PAD}d}")
 
 

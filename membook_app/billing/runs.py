@@ -17,6 +17,7 @@ Payers without an email address ARE invoiced; the preview lists them as
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +37,7 @@ from membook_app.billing.references import (
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import LimitReached, ValidationError
 from membook_app.register.organizations import get_organization
-from models import Invoice, InvoiceLine, InvoiceRun, Membership, Organization, Person, Plan, utcnow
+from models import Invoice, InvoiceRun, Membership, Organization, Person, Plan, utcnow
 
 SAMPLE = 20  # names shown per skip reason
 CHUNK = 5000
@@ -99,12 +100,12 @@ class RunResult:
 
 
 @dataclass
-class _Planned:
-    membership_id: int
-    organization_id: int
-    person_id: int
-    payer_id: int
-    lines: list[fees.LineSpec]
+class _Plan:
+    planned: list[tuple[int, int, int, int, int]]  # membership, org, person, payer, type
+    priced: fees.Priced
+    groups: dict[str, SkipGroup]
+    paper: SkipGroup
+    org_names: dict[int, str]
 
 
 def _validate(org: Organization, session: Session, period: str, issue_date: date,
@@ -124,65 +125,73 @@ def _validate(org: Organization, session: Session, period: str, issue_date: date
     return period
 
 
-def _plan(session: Session, org: Organization, include_sub: bool, period: str
-          ) -> tuple[list[_Planned], dict[str, SkipGroup], SkipGroup, dict[int, str]]:
-    """Price every active membership in scope; nothing is written."""
+def _plan(session: Session, org: Organization, include_sub: bool, period: str) -> _Plan:
+    """Price every active membership in scope; nothing is written.
+
+    One pass over core rows (no ORM objects): 100,000 memberships cost a few
+    queries and a loop, and lines are shared per (organisation, type).
+    """
+    connection = session.connection()
     where = (col(Organization.path).startswith(org.path) if include_sub
              else Organization.id == org.id)
-    scope = session.execute(
-        sa.select(Organization.id, Organization.name, Plan.invoicing_enabled)
+    scope = connection.execute(
+        sa.select(Organization.id, Plan.invoicing_enabled)
         .join(Plan, Plan.id == Organization.plan_id).where(where)).all()
     org_ids = [r[0] for r in scope]
-    enabled = {r[0]: bool(r[2]) for r in scope}
+    enabled = {r[0] for r in scope if r[1]}
     payer = aliased(Person)
-    query = (fees.pricing_query()
-             .add_columns(Person.first_name, Person.last_name,
-                          sa.case((col(Person.payer_id).is_(None), Person.email),
-                                  else_=payer.email))
-             .join(payer, payer.id == Person.payer_id, isouter=True)
-             .where(col(Membership.organization_id).in_(org_ids), Membership.status == "active")
-             .order_by(Membership.id))
-    raw = session.execute(query).all()
-    rows = fees._rows(raw)  # noqa: SLF001 — same module family
-    names = {r[0]: f"{r[10]} {r[9]}" for r in raw}
-    emails = {r[0]: r[11] for r in raw}
-    existing = set(session.execute(
-        sa.select(Invoice.dedupe_key).where(col(Invoice.organization_id).in_(org_ids),
-                                           Invoice.period == period,
-                                           col(Invoice.dedupe_key).is_not(None))).scalars())
-    chain_orgs = {o for r in rows for o in fees._chain(r.org_path)}  # noqa: SLF001
-    org_names = fees.org_name_map(session, chain_orgs | set(org_ids))
-    to_price = [r for r in rows
-                if enabled.get(r.organization_id)
-                and dedupe_key(r.organization_id, r.membership_id, period) not in existing]
-    priced = fees.price_rows(session, to_price, period, org_names)
+    has_email = sa.case((col(Person.payer_id).is_(None), Person.email),
+                        else_=payer.email).is_not(None)
+    raw = connection.execute(
+        fees.pricing_rows_query().add_columns(has_email)
+        .join(payer, payer.id == Person.payer_id, isouter=True)
+        .where(col(Membership.organization_id).in_(org_ids), Membership.status == "active")
+        .order_by(Membership.id)).all()
+    existing = set(connection.execute(
+        sa.select(Invoice.membership_id).where(
+            col(Invoice.organization_id).in_(org_ids), Invoice.period == period,
+            col(Invoice.dedupe_key).is_not(None))).scalars())
 
     groups = {k: SkipGroup(k, *REASONS[k]) for k in REASONS if k != REASON_NO_EMAIL}
     paper = SkipGroup(REASON_NO_EMAIL, *REASONS[REASON_NO_EMAIL])
+    samples: dict[int, SkipGroup] = {}
 
-    def skip(reason: str, membership_id: int, group: SkipGroup | None = None) -> None:
-        g = group or groups[reason]
-        g.count += 1
-        if len(g.sample) < SAMPLE:
-            g.sample.append(names[membership_id])
+    def skip(group: SkipGroup, membership_id: int) -> None:
+        group.count += 1
+        if len(group.sample) < SAMPLE:
+            group.sample.append("")
+            samples[membership_id] = group
 
-    planned: list[_Planned] = []
-    for r in rows:
-        if not enabled.get(r.organization_id):
-            skip(REASON_PLAN, r.membership_id)
+    to_price = []
+    for r in raw:
+        if r[3] not in enabled:
+            skip(groups[REASON_PLAN], r[0])
+        elif r[0] in existing:
+            skip(groups[REASON_ALREADY], r[0])
+        else:
+            to_price.append((r[0], r[1], r[2], r[3], r[4]))
+    chain_orgs = {int(o) for o in org.path.strip("/").split("/")} | set(org_ids)
+    org_names = fees.org_name_map(session, chain_orgs)
+    priced = fees.price_memberships(session, to_price, period, org_names)
+    email = {r[0]: r[5] for r in raw}
+    planned = []
+    for membership_id, person_id, payer_id, org_id, type_id in to_price:
+        reason = priced.skipped.get(membership_id)
+        if reason is not None:
+            skip(groups[reason], membership_id)
             continue
-        if dedupe_key(r.organization_id, r.membership_id, period) in existing:
-            skip(REASON_ALREADY, r.membership_id)
-            continue
-        pricing = priced[r.membership_id]
-        if pricing.skip_reason is not None or pricing.total_cents <= 0:
-            skip(pricing.skip_reason or fees.REASON_FEE_ZERO, r.membership_id)
-            continue
-        if not emails.get(r.membership_id):
-            skip(REASON_NO_EMAIL, r.membership_id, paper)
-        planned.append(_Planned(r.membership_id, r.organization_id, r.person_id,
-                                r.payer_id or r.person_id, pricing.lines))
-    return planned, groups, paper, org_names
+        if not email[membership_id]:
+            skip(paper, membership_id)
+        planned.append((membership_id, org_id, person_id, payer_id or person_id, type_id))
+    # Names only for the few people shown as samples.
+    if samples:
+        names = dict(session.connection().execute(
+            sa.select(Membership.id, Person.last_name + " " + Person.first_name)
+            .join(Person, Person.id == Membership.person_id)
+            .where(col(Membership.id).in_(list(samples)))).all())
+        for group in {id(g): g for g in samples.values()}.values():
+            group.sample = sorted(names[m] for m, g in samples.items() if g is group)
+    return _Plan(planned, priced, groups, paper, org_names)  # type: ignore[arg-type]
 
 
 def dedupe_key(organization_id: int, membership_id: int, period: str) -> str:
@@ -191,24 +200,23 @@ def dedupe_key(organization_id: int, membership_id: int, period: str) -> str:
 
 
 def _summarise(org: Organization, include_sub: bool, period: str, issue_date: date,
-               due_date: date, planned: list[_Planned], groups: dict[str, SkipGroup],
-               paper: SkipGroup, org_names: dict[int, str]) -> RunPreview:
+               due_date: date, plan: _Plan) -> RunPreview:
+    per_combo = Counter((p[1], p[4]) for p in plan.planned)
     share: dict[int, list[int]] = {}
     lines = 0
-    for p in planned:
-        for line in p.lines:
+    for combo, count in per_combo.items():
+        for line in plan.priced.combos.get(combo, ()):
             acc = share.setdefault(line.organization_id, [0, 0])
-            acc[0] += line.amount_cents
-            acc[1] += 1
-            lines += 1
-    # Root first (federation, district, clubs), as the fee preview reads.
-    shares = [ShareTotal(o, org_names.get(o, str(o)), a, n) for o, (a, n) in share.items()]
+            acc[0] += line.amount_cents * count
+            acc[1] += count
+            lines += count
+    shares = [ShareTotal(o, plan.org_names.get(o, str(o)), a, n) for o, (a, n) in share.items()]
     shares.sort(key=lambda s: (-s.line_count, s.organization))
     return RunPreview(
         organization_id=org.id, include_sub=include_sub, period=period,  # type: ignore[arg-type]
-        issue_date=issue_date, due_date=due_date, invoice_count=len(planned), line_count=lines,
-        total_cents=sum(s.amount_cents for s in shares), shares=shares,
-        skipped=[g for g in groups.values() if g.count], paper=paper)
+        issue_date=issue_date, due_date=due_date, invoice_count=len(plan.planned),
+        line_count=lines, total_cents=sum(s.amount_cents for s in shares), shares=shares,
+        skipped=[g for g in plan.groups.values() if g.count], paper=plan.paper)
 
 
 def preview_run(session: Session, actor: Actor, organization_id: int, include_sub: bool,
@@ -217,25 +225,87 @@ def preview_run(session: Session, actor: Actor, organization_id: int, include_su
     org = get_organization(session, organization_id)
     actor.require("billing.write", org)
     period = _validate(org, session, period, issue_date, due_date)
-    planned, groups, paper, names = _plan(session, org, include_sub, period)
-    return _summarise(org, include_sub, period, issue_date, due_date, planned, groups, paper,
-                      names)
+    plan = _plan(session, org, include_sub, period)
+    return _summarise(org, include_sub, period, issue_date, due_date, plan)
 
 
-def _bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, object]]) -> None:
-    """COPY on PostgreSQL, chunked executemany on SQLite."""
+def _bulk_insert(session: Session, table: sa.Table, columns: list[str],
+                 rows: list[tuple[object, ...]]) -> None:
+    """COPY on PostgreSQL; on SQLite one DB-API executemany of plain tuples.
+
+    Values go through each column type's bind processor (dates and
+    timestamps stored exactly as the ORM stores them), cached per distinct
+    value because a run repeats the same dates 100,000 times.
+    """
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        for start in range(0, len(rows), CHUNK):
-            connection.execute(sa.insert(table), rows[start:start + CHUNK])
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         return
-    columns = list(rows[0])
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    dialect = connection.dialect
+    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]  # noqa: SLF001
+    converting = [i for i, p in enumerate(processors) if p is not None]
+    caches: dict[int, dict[object, object]] = {i: {} for i in converting}
+    if converting:
+        converted = []
         for row in rows:
-            copy.write_row([row[c] for c in columns])
+            values = list(row)
+            for i in converting:
+                value = values[i]
+                if value is not None:
+                    cache = caches[i]
+                    if value not in cache:
+                        cache[value] = processors[i](value)  # type: ignore[misc]
+                    values[i] = cache[value]
+            converted.append(tuple(values))
+        rows = converted
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join('?' for _ in columns)})")
+    for start in range(0, len(rows), 20_000):
+        connection.exec_driver_sql(sql, rows[start:start + 20_000])  # type: ignore[arg-type]
+
+
+INVOICE_COLUMNS = ["id", "organization_id", "person_id", "payer_id", "membership_id", "run_id",
+                   "period", "kind", "dedupe_key", "reference", "description", "issue_date",
+                   "due_date", "total_cents", "paid_cents", "credited_cents", "status",
+                   "created_at"]
+
+
+_LINE_BATCH = 4000  # combo lines per statement (6 parameters each; SQLite allows 32766)
+
+
+def _insert_lines(session: Session, run_id: int,
+                  combos: dict[tuple[int, int], tuple[fees.LineSpec, ...]]) -> None:
+    """All lines of the run in set-based INSERT … SELECTs: lines depend only on the
+    membership's (organisation, type), so the database joins the run's invoices
+    to the priced combinations instead of Python sending 300,000 rows."""
+    values = [(org_id, type_id, line.organization_id, line.description, line.amount_cents, pos)
+              for (org_id, type_id), lines in combos.items()
+              for pos, line in enumerate(lines)]
+    connection = session.connection()
+    for start in range(0, len(values), _LINE_BATCH):
+        batch = values[start:start + _LINE_BATCH]
+        params: dict[str, object] = {"run": run_id}
+        tuples = []
+        for i, (o, t, lo, d, a, p) in enumerate(batch):
+            params.update({f"o{i}": o, f"t{i}": t, f"l{i}": lo, f"d{i}": d, f"a{i}": a,
+                           f"p{i}": p})
+            tuples.append(f"(CAST(:o{i} AS INTEGER), CAST(:t{i} AS INTEGER), "
+                          f"CAST(:l{i} AS INTEGER), CAST(:d{i} AS VARCHAR(200)), "
+                          f"CAST(:a{i} AS INTEGER), CAST(:p{i} AS INTEGER))")
+        connection.execute(sa.text(
+            "WITH combo (org_id, type_id, line_org, description, amount_cents, pos) AS "
+            f"(VALUES {', '.join(tuples)}) "
+            "INSERT INTO invoiceline (invoice_id, organization_id, description, amount_cents, "
+            "kind, position) "
+            "SELECT i.id, c.line_org, c.description, c.amount_cents, 'fee', c.pos "
+            "FROM invoice i JOIN membership m ON m.id = i.membership_id "
+            "JOIN combo c ON c.org_id = m.organization_id AND c.type_id = m.type_id "
+            "WHERE i.run_id = :run"), params)
 
 
 def commit_run(session: Session, actor: Actor | None, organization_id: int, include_sub: bool,
@@ -255,10 +325,9 @@ def commit_run(session: Session, actor: Actor | None, organization_id: int, incl
     lock_for_invoicing(session)
     if progress:
         progress(5, "planning")
-    planned, groups, paper, names = _plan(session, org, include_sub, period)
-    preview = _summarise(org, include_sub, period, issue_date, due_date, planned, groups, paper,
-                         names)
-    if not planned:
+    plan = _plan(session, org, include_sub, period)
+    preview = _summarise(org, include_sub, period, issue_date, due_date, plan)
+    if not plan.planned:
         return RunResult(None, 0, 0, preview)
 
     run = InvoiceRun(organization_id=org.id, include_suborganizations=include_sub,  # type: ignore[arg-type]
@@ -269,33 +338,24 @@ def commit_run(session: Session, actor: Actor | None, organization_id: int, incl
     session.flush()
     if progress:
         progress(30, "allocating references")
-    ids = allocate_invoice_ids(session, len(planned))
+    ids = allocate_invoice_ids(session, len(plan.planned))
     now = utcnow()
     description = f"Jäsenmaksu {period}"
-    invoice_rows: list[dict[str, object]] = []
-    line_rows: list[dict[str, object]] = []
-    for invoice_id, p in zip(ids, planned, strict=True):
-        invoice_rows.append({
-            "id": invoice_id, "organization_id": p.organization_id, "person_id": p.person_id,
-            "payer_id": p.payer_id, "membership_id": p.membership_id, "run_id": run.id,
-            "period": period, "kind": "invoice", "credited_invoice_id": None,
-            "dedupe_key": dedupe_key(p.organization_id, p.membership_id, period),
-            "reference": invoice_reference(invoice_id), "description": description,
-            "issue_date": issue_date, "due_date": due_date,
-            "total_cents": sum(line.amount_cents for line in p.lines), "paid_cents": 0,
-            "credited_cents": 0, "status": "open", "created_at": now,
-        })
-        for position, line in enumerate(p.lines):
-            line_rows.append({"invoice_id": invoice_id, "organization_id": line.organization_id,
-                              "description": line.description[:200],
-                              "amount_cents": line.amount_cents, "kind": "fee",
-                              "position": position})
+    totals = {combo: sum(line.amount_cents for line in lines)
+              for combo, lines in plan.priced.combos.items()}
+    invoice_rows = [
+        (invoice_id, org_id, person_id, payer_id, membership_id, run.id, period, "invoice",
+         f"{org_id}:{membership_id}:{period}", invoice_reference(invoice_id), description,
+         issue_date, due_date, totals[(org_id, type_id)], 0, 0, "open", now)
+        for invoice_id, (membership_id, org_id, person_id, payer_id, type_id)
+        in zip(ids, plan.planned, strict=True)]
     if progress:
         progress(45, "writing invoices")
-    _bulk_insert(session, Invoice.__table__, invoice_rows)  # type: ignore[attr-defined]
+    _bulk_insert(session, Invoice.__table__, INVOICE_COLUMNS, invoice_rows)  # type: ignore[attr-defined]
     if progress:
         progress(70, "writing lines")
-    _bulk_insert(session, InvoiceLine.__table__, line_rows)  # type: ignore[attr-defined]
+    used = {(p[1], p[4]) for p in plan.planned}
+    _insert_lines(session, run.id, {c: v for c, v in plan.priced.combos.items() if c in used})  # type: ignore[arg-type]
     # A new invoice has no allocations or credit notes, so refresh_invoices can only
     # change it when the due date has already passed; skip the no-op refresh otherwise.
     if due_date < (today or date.today()):
@@ -308,10 +368,10 @@ def commit_run(session: Session, actor: Actor | None, organization_id: int, incl
                         "total_cents": preview.total_cents,
                         "first_invoice_id": ids[0], "last_invoice_id": ids[-1],
                         "skipped": {g.reason: g.count for g in preview.skipped},
-                        "paper": paper.count})
+                        "paper": plan.paper.count})
     if progress:
         progress(95, "committing")
-    return RunResult(run.id, len(planned), preview.total_cents, preview)
+    return RunResult(run.id, len(plan.planned), preview.total_cents, preview)
 
 
 def list_runs(session: Session, actor: Actor, organization_id: int,

@@ -13,6 +13,7 @@ from membook_app.billing.references import (
     allocate_invoice_ids,
     invoice_id_from_reference,
     invoice_reference,
+    invoice_reference_checked,
 )
 from membook_app.billing.runs import commit_run, preview_run
 from membook_app.db import session_scope
@@ -43,6 +44,8 @@ def test_reference_scheme() -> None:
         ref = invoice_reference(i)
         assert is_valid_national(ref) and invoice_id_from_reference(ref) == i
     assert len({invoice_reference(i) for i in range(1, 20001)}) == 20000
+    for i in [*range(1, 5000), *range(10**17, 10**17 + 2000), 10**18 - 1]:
+        assert invoice_reference(i) == invoice_reference_checked(i)
     assert invoice_id_from_reference("2000009") is None  # another prefix
     with pytest.raises(ValueError):
         invoice_reference(0)
