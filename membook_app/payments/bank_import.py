@@ -1,0 +1,409 @@
+"""Import one parsed bank file (KTL, camt.054, camt.053) as payments, then match them.
+
+The whole file is one transaction: the `BankImport` row, every new `Payment`, the
+allocations that matching writes and the refreshed invoice states commit together or
+not at all. Two guards keep money from being booked twice:
+
+* the file's SHA-256 (`BankImport.file_hash`, unique): the same file again imports nothing;
+* the bank archive id (`Payment(source="bank", source_id)`, unique): a payment that
+  arrives in two files (camt.054 and the camt.053 batch, or KTL and camt.054 for the same
+  account) is booked once — the second occurrence is counted as a duplicate.
+
+Writes are bulk: payments go in with one COPY on PostgreSQL or one executemany on SQLite,
+and matching (`membook_app.payments.matching`) is set-based SQL. A file that fails to
+parse raises `BankFileError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from membook_app.accounts.permissions import Actor
+from membook_app.audit import record
+from membook_app.banking.references import normalise
+from membook_app.banking.statement import BankFileError, BankPayment, ParsedFile, parse_bank_file
+from membook_app.db import is_sqlite
+from membook_app.errors import PermissionDenied
+from membook_app.formatting import HELSINKI
+from membook_app.payments.matching import MatchCounts, lock_money, match_import
+from models import BankImport, utcnow
+
+SOURCE = "bank"
+CHUNK = 5000
+# Payment statuses set at insert time; matching.py moves "new" on.
+NEW = "new"
+_PAYMENT_COLUMNS = (
+    "source", "source_id", "bank_import_id", "booking_date", "value_date", "amount_cents",
+    "currency", "reference", "national_reference", "payer_name", "payer_iban", "message",
+    "status", "match_rule", "created_at",
+)
+# Free-text repair: digit runs (allowing the printed groups "202 40015") and RF references.
+_DIGIT_RUN = re.compile(r"\d(?:[\d ]*\d)?")
+_RF_TOKEN = re.compile(r"RF\s?\d{2}(?:\s?[0-9A-Z]){1,21}", re.IGNORECASE)
+_MIN_TEXT_REFERENCE = 5
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import did; `duplicate_file` means the file had been imported before."""
+
+    import_id: int | None
+    filename: str
+    format: str
+    duplicate_file: bool
+    payment_count: int = 0
+    duplicate_count: int = 0
+    matched_count: int = 0
+    unmatched_count: int = 0
+    credit_cents: int = 0
+    debit_cents: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for the CLI, the inbox log and the upload page."""
+        if self.duplicate_file:
+            return (f"{self.filename}: tiedosto on jo tuotu / file already imported "
+                    f"(import #{self.import_id})")
+        return (f"{self.filename} ({self.format}): {self.payment_count} new payments, "
+                f"{self.duplicate_count} duplicates, {self.matched_count} matched, "
+                f"{self.unmatched_count} unmatched; credit {_euros(self.credit_cents)}, "
+                f"debit {_euros(self.debit_cents)}")
+
+
+def _euros(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{frac:02d} EUR"
+
+
+def helsinki_today() -> date:
+    """Banking dates are Europe/Helsinki calendar dates."""
+    return datetime.now(HELSINKI).date()
+
+
+def require_importer(actor: Actor | None) -> None:
+    """Bank files are the escrow account's statements: the operator imports them.
+
+    `actor=None` is the system (the daily inbox task, the CLI run by the operator).
+    """
+    if actor is not None and not actor.is_operator:
+        raise PermissionDenied("Vain operaattori voi tuoda pankkitiedostoja",
+                               "Only the operator may import bank files")
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _text_candidates(*texts: str | None) -> list[tuple[str, str]]:
+    """Valid national references written in free text (or in a broken reference field).
+
+    Returns (national reference, rule) in the order found; RF bodies first because an
+    RF token is unambiguous. Short numbers (years, amounts) are skipped.
+    """
+    found: list[tuple[str, str]] = []
+    for text in texts:
+        if not text:
+            continue
+        for token in _RF_TOKEN.findall(text):
+            norm = normalise(token)
+            if norm.national:
+                found.append((norm.national, "free_text"))
+            else:
+                body = "".join(token.split())[4:]
+                if body.isdigit() and normalise(body).national:
+                    found.append((normalise(body).national or "", "rf_body"))
+        for run in _DIGIT_RUN.findall(text):
+            pieces = [run.replace(" ", ""), *run.split()]
+            for piece in dict.fromkeys(pieces):
+                digits = piece.lstrip("0")
+                if len(digits) < _MIN_TEXT_REFERENCE or len(digits) > 20:
+                    continue
+                norm = normalise(digits)
+                if norm.kind == "national" and norm.national:
+                    found.append((norm.national, "free_text"))
+    return list(dict.fromkeys(found))
+
+
+def _direct_rule(p: BankPayment) -> str:
+    """How a payment whose own reference is valid was keyed: as given, RF, or zero-padded."""
+    if p.reference_kind == "rf":
+        return "rf"
+    given = "".join((p.reference or "").split())
+    if given.startswith("0"):
+        return "leading_zeros"
+    return "reference"
+
+
+def _in_chunks(session: Session, sql: str, first: tuple[Any, ...], values: list[str]
+               ) -> set[str]:
+    """Run `sql` (ending in a list condition) for many values without SQLAlchemy's
+    per-parameter expansion, which costs more than the query for 100,000 values.
+
+    PostgreSQL: one array parameter (`= ANY(%s)`); SQLite: chunks of `?` placeholders.
+    """
+    if not values:
+        return set()
+    connection = session.connection()
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    found: set[str] = set()
+    try:
+        if is_sqlite(connection.engine):
+            for start in range(0, len(values), CHUNK):
+                chunk = values[start:start + CHUNK]
+                cursor.execute(sql.format(list=", ".join("?" * len(chunk)),
+                                          p="?"), (*first, *chunk))
+                found.update(row[0] for row in cursor.fetchall())
+        else:
+            cursor.execute(sql.replace("IN ({list})", "= ANY(%s)").format(p="%s"),
+                           (*first, values))
+            found.update(row[0] for row in cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
+
+
+def _existing_references(session: Session, refs: Iterable[str]) -> set[str]:
+    return _in_chunks(session, "SELECT reference FROM invoice WHERE reference IN ({list})",
+                      (), sorted(set(refs)))
+
+
+def _existing_source_ids(session: Session, ids: list[str]) -> set[str]:
+    return _in_chunks(session, "SELECT source_id FROM payment WHERE source = {p} "
+                      "AND source_id IN ({list})", (SOURCE,), ids)
+
+
+def _clip(text: str | None, length: int) -> str | None:
+    return text[:length] if text else None
+
+
+def _is_correction(p: BankPayment) -> bool:
+    """A negative amount that undoes an incoming payment (KTL code 1, camt RvslInd, return)."""
+    return p.amount_cents < 0 and (p.reversal or p.return_reason is not None)
+
+
+def _rows(session: Session, parsed: ParsedFile, import_id: int, digest: str
+          ) -> tuple[list[tuple[Any, ...]], int]:
+    """Payment rows to insert (new archive ids only) and the number of duplicates skipped."""
+    now = utcnow()
+    seen: dict[str, BankPayment] = {}
+    duplicates = 0
+    for index, p in enumerate(parsed.payments):
+        source_id = p.archive_id or p.entry_archive_id or f"{digest[:40]}:{index}"
+        if source_id in seen:
+            duplicates += 1
+            continue
+        seen[source_id] = p
+    existing = _existing_source_ids(session, list(seen))
+    duplicates += len(existing)
+    fresh = [(sid, p) for sid, p in seen.items() if sid not in existing]
+
+    # Repairs by free text need to know which candidate references exist at all.
+    text_candidates: dict[str, list[tuple[str, str]]] = {}
+    for sid, p in fresh:
+        if p.amount_cents > 0 and not p.national_reference:
+            cands = _text_candidates(p.reference if p.reference_valid is False else None,
+                                     p.message)
+            if cands:
+                text_candidates[sid] = cands
+    known = _existing_references(
+        session, (ref for cands in text_candidates.values() for ref, _ in cands))
+
+    rows: list[tuple[Any, ...]] = []
+    for sid, p in fresh:
+        key, rule, status = p.national_reference, None, NEW
+        if p.amount_cents > 0:
+            if key:
+                rule = _direct_rule(p)
+            else:
+                hit = next(((r, why) for r, why in text_candidates.get(sid, ()) if r in known),
+                           None)
+                if hit:
+                    key, rule = hit
+                else:
+                    status = "unmatched"
+                    rule = "bad_reference" if p.reference else "no_reference"
+        elif _is_correction(p):
+            rule = "correction"
+        else:
+            status, rule = "outgoing", "debit"
+        rows.append((
+            SOURCE, sid[:64], import_id, p.booking_date, p.value_date, p.amount_cents,
+            (p.currency or "EUR")[:3], _clip(p.reference, 40), key, _clip(p.payer_name, 140),
+            _clip(p.payer_iban, 34), _clip(p.message, 500), status, rule, now,
+        ))
+    return rows, duplicates
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Dates and timestamps as SQLAlchemy stores them in SQLite (text, UTC without offset)."""
+    booking, value, created = row[3], row[4], row[14]
+    return (*row[:3], booking.isoformat(), value.isoformat() if value else None, *row[5:14],
+            created.strftime("%Y-%m-%d %H:%M:%S.%f"))
+
+
+def _bulk_insert_payments(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """COPY on PostgreSQL, executemany on SQLite; never one ORM object at a time."""
+    if not rows:
+        return
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    if is_sqlite(connection.engine):
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(
+                f"INSERT INTO payment ({', '.join(_PAYMENT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_PAYMENT_COLUMNS))})",
+                [_sqlite_row(row) for row in rows])
+        finally:
+            cursor.close()
+        return
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(f"COPY payment ({', '.join(_PAYMENT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, data: bytes,
+                  filename: str, *, source: str = "upload", today: date | None = None
+                  ) -> ImportResult:
+    """Import an already parsed file in the caller's transaction (see `import_bank_file`)."""
+    require_importer(actor)
+    digest = file_hash(data)
+    lock_money(session)
+    previous = session.exec(select(BankImport).where(BankImport.file_hash == digest)).first()
+    if previous is not None:
+        return ImportResult(previous.id, filename, previous.format, duplicate_file=True)
+    bank_import = BankImport(
+        file_hash=digest, filename=filename[:255], format=(parsed.version or parsed.format)[:30],
+        source=source[:20], imported_by_user_id=actor.user_id if actor else None,
+    )
+    session.add(bank_import)
+    session.flush()
+    assert bank_import.id is not None
+    rows, duplicates = _rows(session, parsed, bank_import.id, digest)
+    _bulk_insert_payments(session, rows)
+    counts: MatchCounts = match_import(session, bank_import.id, today or helsinki_today())
+    credit = sum(r[5] for r in rows if r[5] > 0)
+    debit = -sum(r[5] for r in rows if r[5] < 0)
+    session.execute(
+        sa.update(BankImport.__table__)  # type: ignore[arg-type]
+        .where(BankImport.__table__.c.id == bank_import.id)  # type: ignore[attr-defined]
+        .values(payment_count=len(rows), duplicate_count=duplicates,
+                matched_count=counts.matched, unmatched_count=counts.unmatched,
+                credit_cents=credit, debit_cents=debit,
+                message=f"{counts.matched} matched, {counts.reversals} corrections, "
+                        f"{counts.unmatched} unmatched, {counts.outgoing} outgoing, "
+                        f"{duplicates} duplicates")
+    )
+    result = ImportResult(bank_import.id, filename, bank_import.format, False, len(rows),
+                          duplicates, counts.matched, counts.unmatched, credit, debit)
+    record(session, actor, "bank_import.imported", "bankimport", bank_import.id,
+           after={**result.as_dict(), "source": source, "file_hash": digest})
+    return result
+
+
+def import_bank_file(session: Session, actor: Actor | None, data: bytes, filename: str, *,
+                     source: str = "upload", today: date | None = None) -> ImportResult:
+    """Parse and import a bank file in the caller's transaction.
+
+    Raises `BankFileError` (nothing written) when the file is refused; the caller records
+    the refusal with `record_refusal` in its own transaction.
+    """
+    require_importer(actor)
+    parsed = parse_bank_file(data, filename)
+    return import_parsed(session, actor, parsed, data, filename, source=source, today=today)
+
+
+def record_refusal(session: Session, actor: Actor | None, filename: str, source: str,
+                   error: BankFileError | str) -> None:
+    """Audit a refused file (bad format, totals mismatch) so the import log shows it."""
+    record(session, actor, "bank_import.refused", "bank_file", None,
+           after={"filename": filename[:255], "source": source, "message": str(error)[:1000]})
+
+
+@dataclass(frozen=True)
+class ImportLogRow:
+    """One line of the import log: an import, or a refused / repeated file."""
+
+    at: datetime
+    filename: str
+    outcome: str  # imported | refused | duplicate
+    source: str
+    format: str
+    who: str
+    payment_count: int
+    duplicate_count: int
+    matched_count: int
+    unmatched_count: int
+    credit_cents: int
+    debit_cents: int
+    message: str
+
+
+def import_log(session: Session, actor: Actor, *, limit: int = 50) -> list[ImportLogRow]:
+    """The latest imports and refusals, newest first (the operator's page)."""
+    from models import AuditEvent, User
+
+    require_importer(actor)
+    if actor is None:
+        raise PermissionDenied()
+    rows: list[ImportLogRow] = []
+    imports = session.exec(
+        select(BankImport, User.email).join(User, User.id == BankImport.imported_by_user_id,
+                                            isouter=True)
+        .order_by(BankImport.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+    for imp, email in imports:
+        rows.append(ImportLogRow(imp.created_at, imp.filename, "imported", imp.source,
+                                 imp.format, email or "järjestelmä / system", imp.payment_count,
+                                 imp.duplicate_count, imp.matched_count, imp.unmatched_count,
+                                 imp.credit_cents, imp.debit_cents, imp.message or ""))
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.action.in_(  # type: ignore[attr-defined]
+            ("bank_import.refused", "bank_import.duplicate")))
+        .order_by(AuditEvent.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+    for event in events:
+        after = event.after or {}
+        rows.append(ImportLogRow(
+            event.at, str(after.get("filename", "")),
+            "refused" if event.action.endswith("refused") else "duplicate",
+            str(after.get("source", "")), "", event.actor_label, 0, 0, 0, 0, 0, 0,
+            str(after.get("message", ""))))
+    rows.sort(key=lambda r: r.at, reverse=True)
+    return rows[:limit]
+
+
+def run_import(actor: Actor | None, data: bytes, filename: str, *, source: str,
+               today: date | None = None) -> ImportResult:
+    """The doors' entry point (upload page, CLI, inbox): import in one transaction and
+    record a refused or repeated file in another, so the log shows every attempt.
+
+    Raises `BankFileError` after recording it.
+    """
+    from membook_app.db import session_scope
+
+    require_importer(actor)
+    try:
+        with session_scope() as session:
+            result = import_bank_file(session, actor, data, filename, source=source,
+                                      today=today)
+    except BankFileError as exc:
+        with session_scope() as session:
+            record_refusal(session, actor, filename, source, exc)
+        raise
+    if result.duplicate_file:
+        with session_scope() as session:
+            record(session, actor, "bank_import.duplicate", "bankimport", result.import_id,
+                   after={"filename": filename[:255], "source": source,
+                          "message": result.summary()})
+    return result

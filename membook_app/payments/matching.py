@@ -1,0 +1,223 @@
+"""Match imported payments to invoices by reference — set-based, and explaining itself.
+
+`match_import` works on the payments of one `BankImport` that the importer left in
+status "new" and decides, in a handful of SQL statements whatever the file size:
+
+* reference of an open invoice, amount = what is due → `matched`, an invoice allocation;
+* less than due → `matched`, the invoice becomes partly paid;
+* more than due → `overpaid`: invoice allocation + credit on the payer (`overpayment`);
+* invoice already paid or credited → `credit`: all on the payer's balance
+  (`paid_invoice` / `credited_invoice`);
+* correction or return of an earlier payment → `reversal` (the original becomes
+  `reversed`): negative copies of the original's allocations (`reverses_allocation_id`);
+* correction without an original → `unmatched` (`no_original`);
+* valid reference but no such invoice → `unmatched` (`unknown_reference`);
+* no reference / bad check digit (set by the importer) → `unmatched`
+  (`no_reference` / `bad_reference`);
+* other debits (payouts, bank fees) → `outgoing` (`debit`), nothing to match.
+
+`Payment.match_rule` says how the reference was found: `reference` (as given), `rf` (RF →
+national), `leading_zeros`, `free_text` (a reference written in the message), `rf_body`
+(RF with wrong check digits around a valid national reference). A credit allocation has
+`invoice_id` NULL and `person_id` = the invoice's payer, which is the payer's balance.
+Several payments to one invoice in the same file are applied in file order (a window sum),
+so the second one of two full payments becomes a credit. Invoice status is then derived
+by `billing.status.refresh_invoices` for every touched invoice, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from membook_app.billing.status import refresh_invoices
+from membook_app.db import is_sqlite
+from models import Allocation, Payment, utcnow
+
+# Statuses a payment can have (Payment.status). "Matched" counts payments booked by
+# reference, including one a correction later reversed; the correction itself is counted
+# among `reversals`.
+MATCHED_STATUSES = ("matched", "overpaid", "credit", "reversed")
+PAYMENT_STATUSES = ("new", *MATCHED_STATUSES, "reversal", "unmatched", "refund", "outgoing")
+_MONEY_LOCK = 0x4D42_4D4E  # "MBMN": serialises bank imports and manual bookings on PostgreSQL
+
+
+@dataclass(frozen=True)
+class MatchCounts:
+    matched: int
+    unmatched: int
+    outgoing: int
+    reversals: int
+    invoice_ids: tuple[int, ...]
+
+
+def lock_money(session: Session) -> None:
+    """Serialise money matching: two imports must not both fill the same open invoice.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: a no-op UPDATE takes the
+    database write lock now (a plain SELECT would not), so what is read next stays true.
+    """
+    connection = session.connection()
+    if is_sqlite(connection.engine):
+        connection.exec_driver_sql("UPDATE payment SET id = id WHERE 0 = 1")
+    else:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MONEY_LOCK})")
+
+
+_CREATE_TMP = """
+CREATE TEMP TABLE membook_match (
+    payment_id BIGINT PRIMARY KEY,
+    invoice_id BIGINT NOT NULL,
+    payer_id BIGINT NOT NULL,
+    to_invoice BIGINT NOT NULL,
+    to_credit BIGINT NOT NULL,
+    blocked INTEGER NOT NULL
+)"""
+
+# room = what is still payable on the invoice before this payment (earlier payments of the
+# same file to the same invoice count first); to_invoice = clamp(room, 0, amount).
+_FILL_TMP = """
+INSERT INTO membook_match (payment_id, invoice_id, payer_id, to_invoice, to_credit, blocked)
+SELECT payment_id, invoice_id, payer_id,
+       CASE WHEN room <= 0 THEN 0 WHEN room >= amount THEN amount ELSE room END,
+       amount - CASE WHEN room <= 0 THEN 0 WHEN room >= amount THEN amount ELSE room END,
+       blocked
+FROM (
+    SELECT p.id AS payment_id, i.id AS invoice_id, i.payer_id AS payer_id,
+           p.amount_cents AS amount,
+           CASE WHEN i.kind = 'credit_note' OR i.status = 'credited' THEN 1 ELSE 0 END
+               AS blocked,
+           CASE WHEN i.kind = 'credit_note' OR i.status = 'credited' THEN 0
+                ELSE i.total_cents - i.credited_cents - i.paid_cents
+                     - COALESCE(SUM(p.amount_cents) OVER (
+                           PARTITION BY i.id ORDER BY p.id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+           END AS room
+    FROM payment p
+    JOIN invoice i ON i.reference = p.national_reference
+    WHERE p.bank_import_id = :import_id AND p.status = 'new' AND p.amount_cents > 0
+) AS m"""
+
+_INSERT_INVOICE_ALLOCATIONS = """
+INSERT INTO allocation (payment_id, invoice_id, person_id, amount_cents, kind, rule, created_at)
+SELECT m.payment_id, m.invoice_id, NULL, m.to_invoice, 'invoice', p.match_rule, :now
+FROM membook_match m JOIN payment p ON p.id = m.payment_id
+WHERE m.to_invoice > 0"""
+
+_INSERT_CREDIT_ALLOCATIONS = """
+INSERT INTO allocation (payment_id, invoice_id, person_id, amount_cents, kind, rule, created_at)
+SELECT m.payment_id, NULL, m.payer_id, m.to_credit, 'credit',
+       CASE WHEN m.to_invoice > 0 THEN 'overpayment'
+            WHEN m.blocked = 1 THEN 'credited_invoice' ELSE 'paid_invoice' END,
+       :now
+FROM membook_match m
+WHERE m.to_credit > 0"""
+
+_UPDATE_MATCHED = """
+UPDATE payment SET status = CASE WHEN m.to_credit = 0 THEN 'matched'
+                                 WHEN m.to_invoice > 0 THEN 'overpaid'
+                                 ELSE 'credit' END
+FROM membook_match m
+WHERE payment.id = m.payment_id"""
+
+_UPDATE_UNKNOWN = """
+UPDATE payment SET status = 'unmatched', match_rule = 'unknown_reference'
+WHERE bank_import_id = :import_id AND status = 'new' AND amount_cents > 0"""
+
+
+def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
+    """Match the "new" payments of one import; the caller's transaction holds it all."""
+    now = utcnow()
+    connection = session.connection()
+    connection.execute(sa.text("DROP TABLE IF EXISTS membook_match"))
+    connection.execute(sa.text(_CREATE_TMP))
+    try:
+        connection.execute(sa.text(_FILL_TMP), {"import_id": import_id})
+        if not is_sqlite(connection.engine):
+            connection.execute(sa.text("ANALYZE membook_match"))
+        connection.execute(sa.text(_INSERT_INVOICE_ALLOCATIONS), {"now": now})
+        connection.execute(sa.text(_INSERT_CREDIT_ALLOCATIONS), {"now": now})
+        connection.execute(sa.text(_UPDATE_MATCHED))
+        invoice_ids = {int(r[0]) for r in connection.execute(sa.text(
+            "SELECT DISTINCT invoice_id FROM membook_match WHERE to_invoice > 0"))}
+    finally:
+        connection.execute(sa.text("DROP TABLE IF EXISTS membook_match"))
+    connection.execute(sa.text(_UPDATE_UNKNOWN), {"import_id": import_id})
+    invoice_ids |= _reverse_corrections(session, import_id, now)
+    refresh_invoices(session, invoice_ids, today=today)
+    counts = dict(session.execute(
+        sa.select(Payment.status, sa.func.count()).where(Payment.bank_import_id == import_id)
+        .group_by(Payment.status)).all())
+    return MatchCounts(
+        matched=sum(int(counts.get(s, 0)) for s in MATCHED_STATUSES),
+        unmatched=int(counts.get("unmatched", 0)),
+        outgoing=int(counts.get("outgoing", 0)),
+        reversals=int(counts.get("reversal", 0)),
+        invoice_ids=tuple(sorted(invoice_ids)),
+    )
+
+
+def reverse_payment(session: Session, correction: Payment, original: Payment,
+                    user_id: int | None = None, rule: str = "correction") -> set[int]:
+    """Undo `original` with negative allocations paid by `correction`; history stays.
+
+    Returns the invoice ids whose state must be refreshed.
+    """
+    now = utcnow()
+    allocations = session.exec(select(Allocation).where(
+        Allocation.payment_id == original.id,
+        col(Allocation.reverses_allocation_id).is_(None))).all()
+    already = set(session.exec(select(Allocation.reverses_allocation_id).where(
+        col(Allocation.reverses_allocation_id).in_([a.id for a in allocations]))).all())
+    rows = [{"payment_id": correction.id, "invoice_id": a.invoice_id, "person_id": a.person_id,
+             "amount_cents": -a.amount_cents, "kind": "reversal", "rule": rule,
+             "reverses_allocation_id": a.id, "created_by_user_id": user_id, "created_at": now}
+            for a in allocations if a.id not in already]
+    if rows:
+        session.execute(sa.insert(Allocation.__table__), rows)  # type: ignore[arg-type]
+    correction.reverses_payment_id = original.id
+    correction.status, correction.match_rule = "reversal", rule
+    original.status = "reversed"
+    session.add(correction)
+    session.add(original)
+    session.flush()
+    return {a.invoice_id for a in allocations if a.invoice_id is not None}
+
+
+def find_original(session: Session, correction: Payment) -> Payment | None:
+    """The latest booked, not yet reversed payment this correction undoes.
+
+    Same reference (or, without one, same payer name) and the same amount; corrections
+    are rare, so this is one indexed query each.
+    """
+    query = select(Payment).where(
+        col(Payment.status).in_(("matched", "overpaid", "credit")),
+        Payment.amount_cents == -correction.amount_cents,
+        Payment.id != correction.id,
+    )
+    if correction.national_reference:
+        query = query.where(Payment.national_reference == correction.national_reference)
+    elif correction.reference:
+        query = query.where(Payment.reference == correction.reference)
+    else:
+        return None
+    return session.exec(query.order_by(col(Payment.id).desc()).limit(1)).first()
+
+
+def _reverse_corrections(session: Session, import_id: int, now: object) -> set[int]:
+    corrections = session.exec(select(Payment).where(
+        Payment.bank_import_id == import_id, Payment.status == "new",
+        Payment.amount_cents < 0).order_by(col(Payment.id))).all()
+    touched: set[int] = set()
+    for correction in corrections:
+        original = find_original(session, correction)
+        if original is None:
+            correction.status, correction.match_rule = "unmatched", "no_original"
+            session.add(correction)
+            continue
+        touched |= reverse_payment(session, correction, original)
+    session.flush()
+    return touched

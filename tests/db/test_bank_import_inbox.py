@@ -1,0 +1,125 @@
+"""The daily inbox import, its banking-day schedule, and `membook bank import`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+from sqlmodel import select
+
+from membook_app.db import session_scope
+from membook_app.payments.inbox import process_inbox
+from models import AuditEvent, BankImport
+from tasks import huey
+from tasks.bank import import_inbox_now, is_inbox_run_time
+from tests.db.test_bank_import_support import (
+    TODAY,
+    invoice_state,
+    make_world,
+    money_snapshot,
+    sample,
+    sample_path,
+)
+
+KTL = "ktl_reference_payments.txt"
+
+
+def test_inbox_moves_files_and_records_results(db_url: str, tmp_path: Path) -> None:
+    world = make_world(db_url)
+    inbox = tmp_path / "bank-inbox"
+    inbox.mkdir()
+    (inbox / "a-ktl.txt").write_bytes(sample(KTL))
+    (inbox / "b-same-again.txt").write_bytes(sample(KTL))
+    (inbox / "c-broken.xml").write_bytes(b"<Document><unclosed>")
+    (inbox / "d-uploading.part").write_bytes(b"half")
+    results = process_inbox(inbox, today=TODAY)
+    assert [(r.filename, r.outcome) for r in results] == [
+        ("a-ktl.txt", "imported"), ("b-same-again.txt", "duplicate"), ("c-broken.xml", "refused")]
+    processed = sorted(p.name for p in (inbox / "processed").iterdir())
+    failed = sorted(p.name for p in (inbox / "failed").iterdir())
+    assert len(processed) == 4 and any(n.endswith("a-ktl.txt") for n in processed)
+    assert [n for n in failed if n.endswith(".json")] and len(failed) == 2
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["d-uploading.part"]
+    result_file = next(p for p in (inbox / "failed").iterdir() if p.name.endswith(".json"))
+    assert json.loads(result_file.read_text())["outcome"] == "refused"
+    with session_scope(db_url) as s:
+        log = s.exec(select(BankImport)).one()
+        assert (log.source, log.filename, log.matched_count) == ("inbox", "a-ktl.txt", 5)
+        actions = sorted(s.exec(select(AuditEvent.action).where(
+            AuditEvent.action.startswith("bank_import"))).all())  # type: ignore[attr-defined]
+        assert actions == ["bank_import.duplicate", "bank_import.imported",
+                           "bank_import.refused"]
+        assert invoice_state(s, world.invoices["20260011"]) == ("paid", 3500)
+    # A second run finds nothing to do.
+    assert process_inbox(inbox, today=TODAY) == []
+
+
+def test_import_inbox_task_body(db_url: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from membook_app.settings import get_settings
+    make_world(db_url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    (tmp_path / "bank-inbox").mkdir()
+    (tmp_path / "bank-inbox" / "ktl.txt").write_bytes(sample(KTL))
+    result = import_inbox_now(TODAY)
+    assert [f["outcome"] for f in result["files"]] == ["imported"]
+    assert (tmp_path / "bank-inbox" / "processed").is_dir()
+
+
+def test_runs_only_on_finnish_banking_days() -> None:
+    """08:00 Helsinki on banking days; weekends, Midsummer Eve, Christmas Eve skipped."""
+    assert is_inbox_run_time(datetime(2026, 11, 27, 6, 0))        # Fri 08:00 EET
+    assert not is_inbox_run_time(datetime(2026, 11, 27, 6, 1))
+    assert not is_inbox_run_time(datetime(2026, 11, 27, 8, 0))    # 10:00 local
+    assert not is_inbox_run_time(datetime(2026, 11, 28, 6, 0))    # Saturday
+    assert not is_inbox_run_time(datetime(2026, 11, 29, 6, 0))    # Sunday
+    assert is_inbox_run_time(datetime(2026, 6, 18, 5, 0))         # Thu 08:00 EEST
+    assert not is_inbox_run_time(datetime(2026, 6, 19, 5, 0))     # Midsummer Eve
+    assert not is_inbox_run_time(datetime(2026, 12, 24, 6, 0))    # Christmas Eve
+    assert not is_inbox_run_time(datetime(2026, 12, 25, 6, 0))    # Christmas Day
+    assert not is_inbox_run_time(datetime(2027, 1, 6, 6, 0))      # Epiphany
+    assert is_inbox_run_time(datetime(2026, 12, 28, 6, 0))        # Monday after
+
+
+def test_task_is_scheduled_with_the_banking_day_validator() -> None:
+    due = huey.read_periodic(datetime(2026, 11, 27, 6, 0))
+    assert "import_bank_inbox" in {t.name for t in due}
+    holiday = huey.read_periodic(datetime(2026, 6, 19, 5, 0))
+    assert "import_bank_inbox" not in {t.name for t in holiday}
+
+
+def _group() -> click.Group:
+    from membook_app.cli.bank_import import register
+
+    @click.group()
+    def bank() -> None:
+        """bank"""
+
+    register(bank)
+    return bank
+
+
+def test_cli_import(db_url: str) -> None:
+    make_world(db_url)
+    runner = CliRunner()
+    result = runner.invoke(_group(), ["import", str(sample_path(KTL)), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["payment_count"], summary["matched_count"], summary["unmatched_count"]) == (
+        7, 5, 1)
+    again = runner.invoke(_group(), ["import", str(sample_path(KTL))])
+    assert again.exit_code == 0 and "already imported" in again.output
+
+
+def test_cli_refuses_bad_file(db_url: str, tmp_path: Path) -> None:
+    make_world(db_url)
+    before = money_snapshot(db_url)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(sample(KTL)[:-200])
+    result = CliRunner().invoke(_group(), ["import", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.txt" in result.output
+    assert money_snapshot(db_url) == before
