@@ -219,11 +219,14 @@ def _summarise(org: Organization, include_sub: bool, period: str, issue_date: da
         skipped=[g for g in plan.groups.values() if g.count], paper=plan.paper)
 
 
-def preview_run(session: Session, actor: Actor, organization_id: int, include_sub: bool,
-                period: str, issue_date: date, due_date: date) -> RunPreview:
-    """What a run would write: counts, totals per organisation share, who is skipped and why."""
+def preview_run(session: Session, actor: Actor | None, organization_id: int,
+                include_sub: bool, period: str, issue_date: date, due_date: date) -> RunPreview:
+    """What a run would write: counts, totals per organisation share, who is skipped and why.
+
+    `actor=None` is the system (the command line on the server)."""
     org = get_organization(session, organization_id)
-    actor.require("billing.write", org)
+    if actor is not None:
+        actor.require("billing.write", org)
     period = _validate(org, session, period, issue_date, due_date)
     plan = _plan(session, org, include_sub, period)
     return _summarise(org, include_sub, period, issue_date, due_date, plan)
