@@ -1,0 +1,245 @@
+"""Read-side of payments for pages that others own, and the payments list with its export.
+
+* `invoice_payments` — an invoice's payments and allocations (reversals included), for the
+  invoice page and the member's own invoice view;
+* `person_balance` — a member's credit balance (over-payments, payments to paid invoices)
+  and what they still owe;
+* `list_payments` / `export_payments_xlsx` — the payments list with filters (booking date,
+  status, organisation subtree, source) and its Excel export.
+
+A payment belongs to an organisation through its allocations' invoices. Payments with no
+invoice (the unmatched queue, refunds, outgoing bank debits) are the operator's.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from membook_app.accounts.permissions import Actor
+from membook_app.errors import NotFound, PermissionDenied, ValidationError
+from membook_app.register.people import get_person_for
+from models import Allocation, Invoice, Organization, Payment
+
+EXPORT_MAX_ROWS = 50_000
+OPEN_STATUSES = ("open", "partly_paid", "overdue")
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    allocation_id: int
+    payment_id: int
+    booking_date: date
+    source: str
+    source_id: str
+    payer_name: str | None
+    amount_cents: int
+    kind: str
+    rule: str | None
+    reverses_allocation_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InvoicePayments:
+    invoice_id: int
+    reference: str
+    total_cents: int
+    paid_cents: int
+    credited_cents: int
+    status: str
+    allocations: tuple[AllocationRow, ...]
+
+
+@dataclass(frozen=True)
+class PersonBalance:
+    person_id: int
+    credit_cents: int
+    open_cents: int
+    net_cents: int  # credit − open: positive means the member has money on account
+    credits: tuple[AllocationRow, ...]
+
+
+def _allocation_rows(session: Session, where: sa.ColumnElement[bool]) -> tuple[AllocationRow, ...]:
+    rows = session.exec(
+        select(Allocation, Payment).join(Payment, Payment.id == Allocation.payment_id)
+        .where(where).order_by(col(Allocation.id))).all()
+    return tuple(AllocationRow(a.id, p.id, p.booking_date, p.source,  # type: ignore[arg-type]
+                               p.source_id, p.payer_name, a.amount_cents, a.kind, a.rule,
+                               a.reverses_allocation_id, a.created_at) for a, p in rows)
+
+
+def invoice_payments(session: Session, actor: Actor, invoice_id: int) -> InvoicePayments:
+    """The invoice's allocations with their payments; staff with billing.read on the
+    invoice's organisation, or the member who is the invoice's person or payer."""
+    invoice = session.get(Invoice, invoice_id)
+    org = session.get(Organization, invoice.organization_id) if invoice else None
+    if invoice is None or org is None:
+        raise NotFound("Laskua ei löydy", "Invoice not found")
+    own = actor.person_id is not None and actor.person_id in (invoice.person_id,
+                                                              invoice.payer_id)
+    if not own and not actor.can("billing.read", org.path):
+        raise NotFound("Laskua ei löydy", "Invoice not found")
+    return InvoicePayments(
+        invoice.id, invoice.reference, invoice.total_cents,  # type: ignore[arg-type]
+        invoice.paid_cents, invoice.credited_cents, invoice.status,
+        _allocation_rows(session, Allocation.invoice_id == invoice.id))
+
+
+def person_balance(session: Session, actor: Actor, person_id: int) -> PersonBalance:
+    """Credit on the person's account and what their open invoices still ask."""
+    if actor.person_id != person_id:
+        get_person_for(session, actor, person_id, "billing.read")
+    credit = int(session.exec(select(sa.func.coalesce(sa.func.sum(Allocation.amount_cents), 0))
+                              .where(Allocation.person_id == person_id,
+                                     col(Allocation.invoice_id).is_(None))).one())
+    open_cents = int(session.exec(select(sa.func.coalesce(sa.func.sum(
+        Invoice.total_cents - Invoice.credited_cents - Invoice.paid_cents), 0))
+        .where(Invoice.payer_id == person_id, Invoice.kind != "credit_note",
+               col(Invoice.status).in_(OPEN_STATUSES))).one())
+    return PersonBalance(person_id, credit, open_cents, credit - open_cents,
+                         _allocation_rows(session, sa.and_(
+                             Allocation.person_id == person_id,
+                             col(Allocation.invoice_id).is_(None))))
+
+
+# --- payments list ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PaymentQuery:
+    organization_id: int | None = None  # None: every payment (operator only)
+    include_suborganizations: bool = True
+    date_from: date | None = None
+    date_to: date | None = None
+    status: str | None = None
+    source: str | None = None
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    id: int
+    booking_date: date
+    amount_cents: int
+    source: str
+    source_id: str
+    reference: str | None
+    payer_name: str | None
+    status: str
+    match_rule: str | None
+    invoices: str = ""
+    organizations: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    rows: list[PaymentRow]
+    total: int
+    total_cents: int
+    page: int
+    pages: int
+    filters: dict[str, object] = field(default_factory=dict)
+
+
+def _filtered(session: Session, actor: Actor, query: PaymentQuery):  # type: ignore[no-untyped-def]
+    stmt = select(Payment)
+    if query.organization_id is None:
+        if not actor.is_operator:
+            raise PermissionDenied()
+    else:
+        org = session.get(Organization, query.organization_id)
+        if org is None:
+            raise NotFound("Yhdistystä ei löydy", "Organisation not found")
+        actor.require("billing.read", org)
+        org_match = (col(Organization.path).startswith(org.path)
+                     if query.include_suborganizations else Organization.id == org.id)
+        # Booked to one of its invoices, or paid with its reference (a payment to a paid
+        # invoice is all credit on the payer, but the organisation still sees it arrive).
+        stmt = stmt.where(sa.or_(
+            sa.exists(select(Allocation.id).join(Invoice, Invoice.id == Allocation.invoice_id)
+                      .join(Organization, Organization.id == Invoice.organization_id)
+                      .where(Allocation.payment_id == Payment.id, org_match)),
+            sa.exists(select(Invoice.id)
+                      .join(Organization, Organization.id == Invoice.organization_id)
+                      .where(Invoice.reference == Payment.national_reference, org_match))))
+    if query.date_from:
+        stmt = stmt.where(Payment.booking_date >= query.date_from)
+    if query.date_to:
+        stmt = stmt.where(Payment.booking_date <= query.date_to)
+    if query.status:
+        stmt = stmt.where(Payment.status == query.status)
+    if query.source:
+        stmt = stmt.where(Payment.source == query.source)
+    return stmt
+
+
+def _invoice_labels(session: Session, payment_ids: list[int]) -> dict[int, tuple[str, str]]:
+    labels: dict[int, tuple[list[str], list[str]]] = {}
+    for start in range(0, len(payment_ids), 5000):
+        rows = session.exec(
+            select(Allocation.payment_id, Invoice.reference, Organization.name)
+            .join(Invoice, Invoice.id == Allocation.invoice_id)
+            .join(Organization, Organization.id == Invoice.organization_id)
+            .where(col(Allocation.payment_id).in_(payment_ids[start:start + 5000]))
+            .order_by(col(Allocation.id))).all()
+        for payment_id, reference, org_name in rows:
+            refs, orgs = labels.setdefault(payment_id, ([], []))
+            if reference not in refs:
+                refs.append(reference)
+            if org_name not in orgs:
+                orgs.append(org_name)
+    return {k: (", ".join(r), ", ".join(o)) for k, (r, o) in labels.items()}
+
+
+def _rows(session: Session, payments: list[Payment]) -> list[PaymentRow]:
+    labels = _invoice_labels(session, [p.id for p in payments])  # type: ignore[misc]
+    return [PaymentRow(p.id, p.booking_date, p.amount_cents, p.source,  # type: ignore[arg-type]
+                       p.source_id, p.reference, p.payer_name, p.status, p.match_rule,
+                       *labels.get(p.id, ("", "")))  # type: ignore[arg-type]
+            for p in payments]
+
+
+def list_payments(session: Session, actor: Actor, query: PaymentQuery) -> PaymentPage:
+    """One page of payments, newest booking first, with the count and the sum."""
+    stmt = _filtered(session, actor, query)
+    sub = stmt.subquery()
+    total, total_cents = session.exec(select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(sub.c.amount_cents), 0))).one()
+    size = max(1, min(query.page_size, 500))
+    pages = max(1, -(-int(total) // size))
+    page = max(1, min(query.page, pages))
+    payments = list(session.exec(stmt.order_by(col(Payment.booking_date).desc(),
+                                               col(Payment.id).desc())
+                                 .offset((page - 1) * size).limit(size)).all())
+    return PaymentPage(_rows(session, payments), int(total), int(total_cents), page, pages)
+
+
+def export_payments_xlsx(session: Session, actor: Actor, query: PaymentQuery) -> bytes:
+    """The filtered payments as an Excel workbook (all pages, up to EXPORT_MAX_ROWS)."""
+    from openpyxl import Workbook
+
+    stmt = _filtered(session, actor, query)
+    count = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
+    if count > EXPORT_MAX_ROWS:
+        raise ValidationError(
+            f"Liikaa rivejä ({count}); rajaa päivämäärillä (enintään {EXPORT_MAX_ROWS})",
+            f"Too many rows ({count}); narrow the dates (at most {EXPORT_MAX_ROWS})")
+    payments = list(session.exec(stmt.order_by(col(Payment.booking_date),
+                                               col(Payment.id))).all())
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Maksut")
+    sheet.append(["Kirjauspäivä", "Summa €", "Lähde", "Arkistointitunnus", "Viite", "Maksaja",
+                  "Tila", "Kohdistussääntö", "Laskut", "Yhdistykset"])
+    for row in _rows(session, payments):
+        sheet.append([row.booking_date, row.amount_cents / 100, row.source, row.source_id,
+                      row.reference or "", row.payer_name or "", row.status,
+                      row.match_rule or "", row.invoices, row.organizations])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+

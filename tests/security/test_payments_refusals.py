@@ -1,0 +1,130 @@
+"""Payment handlers called directly by nobody, a member, a sibling treasurer and a viewer.
+
+The pattern of test_handler_refusals.py: the in-process state tree, the registered
+(guarded) handler awaited with attacker-chosen arguments, then the money unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import membook_app.membook_app  # noqa: F401
+from membook_app.db import session_scope
+from membook_app.payments.bank_import import import_bank_file
+from membook_app.ui.admin.bank_import import BankImportState
+from membook_app.ui.admin.payments import PaymentsState, UnmatchedState
+from tests.db.test_bank_import_support import (
+    TODAY,
+    invoice_state,
+    make_invoice,
+    make_world,
+    money_snapshot,
+    payment_by_source,
+    sample,
+)
+from tests.factories import make_member_login, make_staff
+from tests.security.test_handler_refusals import _call, _is_refusal, _state
+
+ATTACKERS = ["nobody", "forged", "member", "sibling_treasurer", "viewer"]
+
+
+@pytest.fixture
+def world(db_url: str) -> dict[str, Any]:
+    w = make_world(db_url)
+    niemi_invoice = make_invoice(db_url, w.tree.club_a, w.people["niemi"], "12344", 2000)
+    with session_scope(db_url) as s:
+        import_bank_file(s, None, sample("ktl_reference_payments.txt"), "ktl.txt", today=TODAY)
+        payment_id = payment_by_source(s, "261126593497A005").id
+    from membook_app.db import session_scope as scope
+    from models import Person
+    with scope(db_url) as s:
+        person = s.get(Person, w.people["salo"])
+        person.email = "salo@example.fi"  # type: ignore[union-attr]
+        s.add(person)
+    return {
+        "url": db_url, "tree": w.tree, "invoice": niemi_invoice, "payment": payment_id,
+        "paid_invoice": w.invoices["20260011"],
+        "nobody": "", "forged": "not-a-real-session-token",
+        "member": make_member_login(db_url, "salo@example.fi"),
+        "sibling_treasurer": make_staff(db_url, "tb@example.fi", w.tree.club_b, "treasurer"),
+        "viewer": make_staff(db_url, "va@example.fi", w.tree.club_a, "viewer"),
+        "treasurer_a": make_staff(db_url, "ta@example.fi", w.tree.club_a, "treasurer"),
+        "operator": make_staff(db_url, "op@example.fi", None, None, operator=True),
+    }
+
+
+@pytest.mark.parametrize("who", ATTACKERS)
+async def test_book_refused(world: dict[str, Any], who: str) -> None:
+    before = money_snapshot(world["url"])
+    state = _state(UnmatchedState, world[who])
+    result = await _call(state, "book", world["payment"], world["invoice"])
+    assert _is_refusal(result), result
+    assert money_snapshot(world["url"]) == before
+
+
+@pytest.mark.parametrize("who", ATTACKERS)
+async def test_split_refused(world: dict[str, Any], who: str) -> None:
+    before = money_snapshot(world["url"])
+    state = _state(UnmatchedState, world[who])
+    state.split_amounts = {str(world["invoice"]): "10,00", str(world["paid_invoice"]): "10,00"}
+    result = await _call(state, "split", world["payment"])
+    assert _is_refusal(result), result
+    assert money_snapshot(world["url"]) == before
+
+
+@pytest.mark.parametrize("who", [*ATTACKERS, "treasurer_a"])
+async def test_refund_is_operator_only(world: dict[str, Any], who: str) -> None:
+    before = money_snapshot(world["url"])
+    state = _state(UnmatchedState, world[who])
+    result = await _call(state, "refund", world["payment"])
+    assert _is_refusal(result), result
+    assert money_snapshot(world["url"]) == before
+
+
+@pytest.mark.parametrize("who", ["nobody", "forged", "member", "viewer"])
+async def test_queue_not_shown(world: dict[str, Any], who: str) -> None:
+    state = _state(UnmatchedState, world[who])
+    result = await _call(state, "load")
+    assert _is_refusal(result), result
+    assert state.queue == []
+    result = await _call(state, "select", world["payment"])
+    assert _is_refusal(result), result
+    assert state.candidate_rows == []
+
+
+@pytest.mark.parametrize("who", [*ATTACKERS, "treasurer_a"])
+async def test_bank_page_is_operator_only(world: dict[str, Any], who: str) -> None:
+    state = _state(BankImportState, world[who])
+    result = await _call(state, "load")
+    assert _is_refusal(result), result
+    assert state.log_rows == []
+
+
+@pytest.mark.parametrize("who", ["nobody", "forged", "member", "sibling_treasurer"])
+async def test_payments_of_other_organisation_refused(world: dict[str, Any], who: str) -> None:
+    state = _state(PaymentsState, world[who])
+    state.org_id = str(world["tree"].club_a)
+    assert _is_refusal(await _call(state, "load"))
+    assert state.rows == []
+    assert _is_refusal(await _call(state, "export"))
+
+
+async def test_treasurer_books_own_invoice_and_sees_payments(world: dict[str, Any]) -> None:
+    """The positive control: the right treasurer's same call books the payment."""
+    state = _state(UnmatchedState, world["treasurer_a"])
+    await _call(state, "load")
+    assert [q.id for q in state.queue] == [world["payment"]]
+    await _call(state, "select", world["payment"])
+    assert state.candidate_rows[0].invoice_id == world["invoice"]
+    result = await _call(state, "book", world["payment"], world["invoice"])
+    assert result is None and state.queue == []
+    with session_scope(world["url"]) as s:
+        assert invoice_state(s, world["invoice"]) == ("paid", 2000)
+    payments = _state(PaymentsState, world["treasurer_a"])
+    payments.org_id = str(world["tree"].club_a)
+    await _call(payments, "load")
+    assert payments.total == 5  # #1, #2, #3 and its correction #4 in club A, + the booked #5
+    download = await _call(payments, "export")
+    assert "maksut.xlsx" in repr(download)
