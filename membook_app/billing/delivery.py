@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from html import escape
 from typing import Any
@@ -44,7 +45,7 @@ from membook_app.billing.public_link import invoice_url, issue_tokens
 from membook_app.db import session_scope
 from membook_app.errors import NotFound, ValidationError
 from membook_app.formatting import fi_date, money
-from membook_app.jobs import create_job, finish_job, report_progress
+from membook_app.jobs import JobStatus, create_job, finish_job, job_status, report_progress
 from membook_app.mail.outbox import MAX_ATTEMPTS
 from membook_app.mail.smtp import SmtpConfig, send_one
 from membook_app.mail.templates import render
@@ -445,3 +446,49 @@ def _advance(job_id: int, progress: int) -> None:
             sa.update(Job).where(col(Job.id) == job_id, col(Job.status).in_(("queued", "running")),
                                  col(Job.progress) < progress)
             .values(progress=min(progress, 99), status="running"))
+
+
+# --- for the admin page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOption:
+    id: int
+    label: str
+
+
+def mail_runs(session: Session, actor: Actor, organization_id: int) -> list[RunOption]:
+    """The invoice runs of the organisation's subtree, newest first, to pick one to send."""
+    org = _organization(session, actor, organization_id, "billing.read")
+    rows = session.execute(
+        sa.select(InvoiceRun.id, InvoiceRun.period, InvoiceRun.issue_date,
+                  InvoiceRun.invoice_count, Organization.name)
+        .join(Organization, Organization.id == InvoiceRun.organization_id)
+        .where(col(Organization.path).startswith(org.path))
+        .order_by(col(InvoiceRun.id).desc()).limit(50)).all()
+    return [RunOption(r.id, f"{r.name} {r.period} ({fi_date(r.issue_date)}, {r.invoice_count})")
+            for r in rows]
+
+
+def stuck_messages(session: Session, actor: Actor, organization_id: int,
+                   older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Invoice mail left 'sending' (a worker crashed mid-send): the operator checks these
+    in the outbox, since the payer may or may not have the message."""
+    org = _organization(session, actor, organization_id, "billing.read")
+    return int(session.execute(
+        sa.select(sa.func.count()).select_from(OutboxMessage)
+        .join(Organization, Organization.id == OutboxMessage.organization_id)
+        .where(col(Organization.path).startswith(org.path),
+               col(OutboxMessage.kind).in_((MAIL_KIND, "reminder")),
+               OutboxMessage.status == "sending",
+               OutboxMessage.created_at < utcnow() - older_than)).scalar_one())
+
+
+def job_mail_status(session: Session, actor: Actor, job_id: int
+                    ) -> tuple[JobStatus, dict[str, int]]:
+    """A send job's state for the one who started it, with its messages by status, read
+    from the outbox itself (true even when a worker died before writing progress)."""
+    status = job_status(session, actor, job_id)
+    if status.kind != JOB_KIND:
+        raise NotFound("Työtä ei löydy", "Job not found")
+    return status, mail_counts(job_id)
