@@ -29,11 +29,11 @@ def xlsx_bytes(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(list(headers))
-    for row in rows:
+    for index, row in enumerate(rows, start=2):
         sheet.append(list(row))
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, date):
-                cell.number_format = "d.m.yyyy"
+        for column, value in enumerate(row, start=1):
+            if isinstance(value, date):
+                sheet.cell(row=index, column=column).number_format = "d.m.yyyy"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
