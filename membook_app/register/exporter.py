@@ -139,13 +139,40 @@ def _conditions(session: Session, actor: Actor | None,
     return list(found)
 
 
+def _sql_column(key: str) -> Any:
+    """The column's SQL expression; status and language come out already in Finnish."""
+    if key == "status":
+        return sa.case(STATUS_FI, value=Membership.status, else_=Membership.status)
+    if key == "language":
+        return sa.case(LANGUAGE_FI, value=Person.language, else_=Person.language)
+    return _SQL[key]
+
+
+def _converter(field: CustomField) -> Callable[[str], Any]:
+    """Stored text → cell value, cheaper than `typed_value` per cell (same results)."""
+    if field.kind == "bool":
+        return lambda text: text == "true"
+    if field.kind == "date":
+        return date.fromisoformat
+    if field.kind == "number":
+        def number(text: str) -> Any:
+            return int(text) if text.lstrip("-").isdigit() else typed_value(field, text)
+        return number
+    return str
+
+
 def _rows(session: Session, conditions: list[sa.ColumnElement[bool]],
-          columns: Sequence[Column], fields: dict[str, CustomField]) -> Iterator[list[Any]]:
-    """Each membership as a list of cell values in column order (None for empty)."""
+          columns: Sequence[Column], fields: dict[str, CustomField]) -> Iterator[Sequence[Any]]:
+    """Each membership as a sequence of cell values in column order (None for empty).
+
+    The standard columns come straight from SQL (status and language translated
+    there), so a row without custom fields is the database row itself; custom
+    values are read per partition of people and appended.
+    """
     standard = [c.key for c in columns if c.key in _SQL]
     custom = [fields[c.key] for c in columns if c.key in fields]
     stmt = (
-        sa.select(Person.id, *[_SQL[k] for k in standard])
+        sa.select(*[_sql_column(k) for k in standard], Person.id)
         .select_from(Membership)
         .join(Person, Person.id == Membership.person_id)
         .join(Organization, Organization.id == Membership.organization_id)
@@ -154,34 +181,29 @@ def _rows(session: Session, conditions: list[sa.ColumnElement[bool]],
         .order_by(Person.last_name, Person.first_name, Membership.id)
         .execution_options(yield_per=PARTITION)
     )
-    position = {k: i + 1 for i, k in enumerate(standard)}
-    plan = []
-    for c in columns:
-        if c.key in fields:
-            plan.append(("custom", fields[c.key]))
-        elif c.key == "status":
-            plan.append(("status", position[c.key]))
-        elif c.key == "language":
-            plan.append(("language", position[c.key]))
-        else:
-            plan.append(("plain", position[c.key]))
+    # Output order: the chosen order; the query gives standard columns then custom ones.
+    natural = [c.key for c in columns if c.key in _SQL] + [c.key for c in columns
+                                                             if c.key in fields]
+    order = [natural.index(c.key) for c in columns]
+    reorder = order != list(range(len(columns)))
+    width = len(standard)
+    field_ids = [f.id for f in custom]
+    converters = [_converter(f) for f in custom]
     result = session.execute(stmt)
     for partition in result.partitions():
-        values = values_for(session, [r[0] for r in partition],
-                            [f.id for f in custom]) if custom else {}  # type: ignore[misc]
+        if not custom:
+            for record in partition:
+                yield record if not reorder else [record[i] for i in order]
+            continue
+        values = values_for(session, [r[width] for r in partition], field_ids)  # type: ignore[arg-type]
+        empty: dict[int, str] = {}
         for record in partition:
-            own = values.get(record[0], {}) if custom else {}
-            out = []
-            for kind, ref in plan:
-                if kind == "plain":
-                    out.append(record[ref])
-                elif kind == "status":
-                    out.append(STATUS_FI.get(record[ref], record[ref]))
-                elif kind == "language":
-                    out.append(LANGUAGE_FI.get(record[ref], record[ref]))
-                else:
-                    out.append(typed_value(ref, own.get(ref.id)))
-            yield out
+            own = values.get(record[width], empty)
+            out = list(record[:width])
+            for fid, convert in zip(field_ids, converters, strict=True):
+                text = own.get(fid)  # type: ignore[call-overload]
+                out.append(None if text is None else convert(text))
+            yield out if not reorder else [out[i] for i in order]
 
 
 def _count(session: Session, conditions: list[sa.ColumnElement[bool]]) -> int:
@@ -225,29 +247,41 @@ def write_xlsx(path: Path, columns: Sequence[Column], rows: Iterator[Sequence[An
         widths = [max(c.width, len(c.fi) + 3) for c in columns]
         for i, c in enumerate(columns):
             sheet.write_string(0, i, c.fi, bold)
-        write_string, write_number = sheet.write_string, sheet.write_number
-        write_datetime, write_boolean = sheet.write_datetime, sheet.write_boolean
-        writers: list[Callable[[int, int, Any], Any]] = []
-        for c in columns:
-            if c.kind == "date":
-                writers.append(lambda r, i, v: write_datetime(r, i, v, date_format))
-            elif c.kind in ("int", "number"):
-                writers.append(lambda r, i, v: write_number(
-                    r, i, float(v) if isinstance(v, Decimal) else v))
-            elif c.kind == "bool":
-                writers.append(write_boolean)
-            else:
-                writers.append(write_string)
-        pairs = list(enumerate(writers))
+        # Per kind, the columns' positions: one tight loop per kind and no per-cell
+        # dispatch; the undecorated writers skip xlsxwriter's A1-notation check
+        # (row/column numbers are all we pass), with the public ones as fallback.
+        write_string = getattr(sheet, "_write_string", sheet.write_string)
+        write_number = getattr(sheet, "_write_number", sheet.write_number)
+        write_datetime = getattr(sheet, "_write_datetime", sheet.write_datetime)
+        write_boolean = getattr(sheet, "_write_boolean", sheet.write_boolean)
+        texts = [i for i, c in enumerate(columns) if c.kind not in ("date", "int", "number",
+                                                                      "bool")]
+        numbers = [i for i, c in enumerate(columns) if c.kind in ("int", "number")]
+        dates = [i for i, c in enumerate(columns) if c.kind == "date"]
+        bools = [i for i, c in enumerate(columns) if c.kind == "bool"]
         row_number = 0
         for row_number, values in enumerate(rows, start=1):
-            for i, write in pairs:
+            for i in texts:
                 value = values[i]
-                if value is not None and value != "":
-                    write(row_number, i, value)
+                if value:
+                    write_string(row_number, i, value)
+            for i in numbers:
+                value = values[i]
+                if value is not None:
+                    write_number(row_number, i,
+                                 float(value) if isinstance(value, Decimal) else value)
+            for i in dates:
+                value = values[i]
+                if value is not None:
+                    write_datetime(row_number, i, value, date_format)
+            for i in bools:
+                value = values[i]
+                if value is not None:
+                    write_boolean(row_number, i, value)
             if row_number <= 200:  # widths from the header and the first rows
-                for i, value in enumerate(values):
-                    if isinstance(value, str) and len(value) + 2 > widths[i]:
+                for i in texts:
+                    value = values[i]
+                    if value and len(value) + 2 > widths[i]:
                         widths[i] = min(50, len(value) + 2)
             if progress is not None and row_number % 5000 == 0:
                 progress(row_number)
