@@ -241,7 +241,8 @@ class _Plan:
     updated_ids: list[int] = field(default_factory=list)
 
 
-def _shown(value: Cell) -> str:
+def shown(value: Cell) -> str:
+    """A cell as the report shows it (dates as d.m.yyyy)."""
     if value is None:
         return ""
     if isinstance(value, date):
@@ -349,7 +350,7 @@ def _plan(session: Session, actor: Actor | None, organization_id: int, table: Ta
 
     def fail(number: int, column: int, raw: Cell, exc: ValidationError) -> None:
         row_errors.setdefault(number, []).append(
-            RowError(number, table.headers[column], _shown(raw), exc.fi, exc.en))
+            RowError(number, table.headers[column], shown(raw), exc.fi, exc.en))
 
     rows: list[_Row] = []
     total = len(table.rows)
@@ -388,7 +389,7 @@ def _plan(session: Session, actor: Actor | None, organization_id: int, table: Ta
         column = col_of[key]
         raw = table.rows[row.number - table.first_row][column]
         row_errors.setdefault(row.number, []).append(
-            RowError(row.number, table.headers[column], _shown(raw), fi, en))
+            RowError(row.number, table.headers[column], shown(raw), fi, en))
 
     # Duplicates inside the file.
     by_email: dict[str, int] = {}

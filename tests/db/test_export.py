@@ -142,3 +142,23 @@ def test_export_needs_register_read_on_the_organisation(world: dict[str, Any],
         _export(world, tmp_path, actor=sibling)
     viewer = _actor(url, make_staff(url, "v@example.fi", tree.club_a, "viewer"))
     assert _export(world, tmp_path, actor=viewer)[0].rows == 2
+
+
+def test_register_custom_field_filter_applies_to_the_export(world: dict[str, Any],
+                                                            tmp_path: Path) -> None:
+    """The export takes the register's whole RegisterQuery, custom-field filter included."""
+    from models import CustomField
+
+    with session_scope(world["url"]) as s:
+        field_id = s.exec(select(CustomField.id).where(CustomField.key == "vyo")).one()
+    result, path = _export(world, tmp_path, custom_field_id=field_id, custom_value="vihreä",
+                           columns=["last_name", "custom:vyo"])
+    assert result.rows == 1
+    assert [c.value for c in load_workbook(path).active[2]] == ["Aalto", "vihreä"]
+
+
+def test_columns_in_any_order(world: dict[str, Any], tmp_path: Path) -> None:
+    _, path = _export(world, tmp_path, search="aino",
+                      columns=["custom:kausi", "email", "status", "custom:lehti", "language"])
+    assert [c.value for c in load_workbook(path).active[2]] == [
+        datetime(2026, 9, 1), "aino@example.fi", "aktiivinen", True, "suomi"]

@@ -164,7 +164,8 @@ class ImportState(StaffState):
             for key, fi, en in importer.field_choices(custom)]
         samples = []
         for index in range(len(table.headers)):
-            values = [str(r[index]) for r in table.rows[:50] if r[index] not in (None, "")]
+            values = [importer.shown(r[index]) for r in table.rows[:50]
+                      if r[index] not in (None, "")]
             samples.append(", ".join(values[:3])[:80])
         self.columns = [ColumnView(i, h, samples[i], mapping[i] or SKIP)
                         for i, h in enumerate(table.headers)]
