@@ -36,7 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from schwifty import IBAN
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col
 
 from membook_app.accounts.permissions import Actor
@@ -136,31 +136,33 @@ class MailPreview:
     already_sent: int
 
 
-def _scope_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
-    """Payable invoices of the organisation's subtree (or of one run) not yet mailed,
-    with what a message needs and the invoice's outbox row, if any.
-
-    "Not yet mailed" means no outbox row for the invoice, or one still queued (so a
-    resumed job picks up what a crash left behind). The outbox row is found by its
-    unique dedupe_key, one index lookup per invoice.
-    """
-    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+def _payable_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
+    """Payable invoices of the organisation's subtree (or of one run), with what a
+    message needs."""
     query = (
         sa.select(Invoice.id, Invoice.reference, Invoice.description, Invoice.due_date,
                   Invoice.total_cents, Invoice.paid_cents, Invoice.credited_cents,
                   Invoice.organization_id, Organization.name, Person.email,
-                  Person.first_name, Person.last_name, Person.language,
-                  outbox.c.id.label("message_id"))
+                  Person.first_name, Person.last_name, Person.language)
         .join(Organization, Organization.id == Invoice.organization_id)
         .join(Person, Person.id == Invoice.payer_id)
-        .outerjoin(outbox, outbox.c.dedupe_key == _dedupe_column())
         .where(col(Organization.path).startswith(org.path), Invoice.kind == "invoice",
-               col(Invoice.status).in_(PAYABLE),
-               sa.or_(outbox.c.id.is_(None), outbox.c.status == "queued"))
+               col(Invoice.status).in_(PAYABLE))
     )
     if run_id is not None:
         query = query.where(Invoice.run_id == run_id)
     return query
+
+
+def _scope_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
+    """The payable invoices not yet mailed: no outbox row, or one still queued (so a
+    resumed job picks up what a crash left behind). For counting; the job itself pages
+    through `_payable_query` and looks the outbox rows up by key, chunk by chunk
+    (PostgreSQL would hash-join the whole outbox for every chunk otherwise)."""
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    return (_payable_query(org, run_id)
+            .outerjoin(outbox, outbox.c.dedupe_key == _dedupe_column())
+            .where(sa.or_(outbox.c.id.is_(None), outbox.c.status == "queued")))
 
 
 def _organization(session: Session, actor: Actor, organization_id: int, action: str
@@ -232,22 +234,55 @@ def insert_outbox_rows(session: Session, rows: list[dict[str, Any]]) -> list[int
     if not rows:
         return []
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_outbox_rows(session, rows)
     return list(session.execute(
-        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        sqlite.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(table.c.id), rows).scalars())
 
 
-def queue_invoice_mail(session: Session, rows: list[Any]) -> QueueResult:
-    """Outbox rows for a chunk of `_scope_query` rows (payers with an address), in bulk.
+def _copy_outbox_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
 
-    Rows that already have a queued message are handed out again, not rewritten.
+    An executemany of 2,000 messages of ~2 KB each took over a second here; COPY takes
+    a few milliseconds, and the conflict rule still decides in the database.
+    """
+    columns = list(rows[0])
+    names = ", ".join(columns)
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS membook_outbox_stage ON COMMIT DROP "
+                       f"AS SELECT {names} FROM outboxmessage WITH NO DATA")
+        with cursor.copy(f"COPY membook_outbox_stage ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in columns))
+        cursor.execute(f"INSERT INTO outboxmessage ({names}) SELECT {names} "
+                       f"FROM membook_outbox_stage ON CONFLICT (dedupe_key) DO NOTHING "
+                       f"RETURNING id")
+        ids = [r[0] for r in cursor.fetchall()]
+        cursor.execute("DELETE FROM membook_outbox_stage")
+    return ids
+
+
+def queue_invoice_mail(session: Session, rows: list[Any]) -> QueueResult:
+    """Outbox rows for a chunk of `_payable_query` rows (payers with an address), in bulk.
+
+    Invoices with a queued message get it handed out again (not rewritten); those
+    already sent, being sent or failed are left alone.
     Called by the worker for a job the UI permitted; it checks no actor itself.
     """
     with_email = [r for r in rows if r.email]
-    waiting = [r.message_id for r in with_email if r.message_id is not None]
-    new = [r for r in with_email if r.message_id is None]
+    if not with_email:
+        return QueueResult(0, 0, len(rows), [])
+    # The chunk's outbox rows: two bound values (an id range), one index probe per invoice.
+    existing = {invoice_id: (message_id, status) for invoice_id, message_id, status in
+                session.execute(
+        sa.select(Invoice.id, OutboxMessage.id, OutboxMessage.status)
+        .join(OutboxMessage, OutboxMessage.dedupe_key == _dedupe_column())
+        .where(col(Invoice.id).between(with_email[0].id, with_email[-1].id)))}
+    mine = {r.id for r in with_email}
+    waiting = [m for i, (m, status) in existing.items() if status == "queued" and i in mine]
+    new = [r for r in with_email if r.id not in existing]
     settings = get_settings()
     iban = formatted_iban(settings.escrow_iban)
     tokens = issue_tokens((r.id, r.reference) for r in new)
@@ -300,16 +335,16 @@ def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> d
         if org is None:
             raise NotFound("Yhdistystä ei löydy", "Organisation not found")
         run_id = (job.params or {}).get("run_id")
-        scope = _scope_query(org, run_id)
+        payable = _payable_query(org, run_id)
         count = session.execute(
-            sa.select(sa.func.count()).select_from(scope.subquery())).scalar_one()
-    report_progress(job_id, 0, f"Jonoon {count} laskua / Queueing")
+            sa.select(sa.func.count()).select_from(payable.subquery())).scalar_one()
+    report_progress(job_id, 0, f"Käsitellään {count} laskua / Processing {count} invoices")
     totals = {"queued": 0, "existing": 0, "without_email": 0}
     to_deliver: list[int] = []
     last_id, done = 0, 0
-    while True:  # keyset pages in id order: each chunk is one select and one insert
+    while True:  # keyset pages in id order: a few statements per chunk, none per message
         with session_scope() as session:
-            rows = session.execute(scope.where(Invoice.id > last_id).order_by(Invoice.id)
+            rows = session.execute(payable.where(Invoice.id > last_id).order_by(Invoice.id)
                                    .limit(QUEUE_CHUNK)).all()
             if not rows:
                 break
@@ -319,7 +354,7 @@ def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> d
         totals["existing"] += result.existing
         totals["without_email"] += result.without_email
         to_deliver.extend(result.to_deliver)
-        report_progress(job_id, 10 * done // max(count, done, 1))
+        report_progress(job_id, min(10, 10 * done // max(count, 1)))
     to_deliver.sort()
     with session_scope() as session:
         job = session.get(Job, job_id)

@@ -51,7 +51,9 @@ border-bottom:1px solid #e4e6ea}td.amount,th.amount{text-align:right;white-space
 .status{display:inline-block;padding:.1rem .5rem;border-radius:1rem;background:#e6f6eb}
 .status.overdue{background:#ffe5e5}.muted{color:#60646c;font-size:.9rem}
 a.button{display:inline-block;padding:.5rem .9rem;border-radius:6px;background:#3e63dd;
-color:#fff;text-decoration:none}
+color:#fff;text-decoration:none}a.button .en{color:#dfe5ff}
+#iban{white-space:nowrap}
+@media (max-width:30rem){dl{grid-template-columns:1fr;gap:0}dt{margin-top:.45rem}}
 """
 
 
