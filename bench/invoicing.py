@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -275,6 +276,8 @@ def main() -> None:
     ok = all(r["preview_s"] < GOAL_PREVIEW_S and r["commit_s"] < GOAL_COMMIT_S
              and r["repeat_created"] == 0 for r in results)
     print(json.dumps({"benchmark": "invoicing", "people": args.people, "results": results,
+                      "cpus": os.cpu_count(),
+                      "load_average": [round(x, 2) for x in os.getloadavg()],
                       "goal_preview_s": GOAL_PREVIEW_S, "goal_commit_s": GOAL_COMMIT_S,
                       "all_under_goal": ok}))
 

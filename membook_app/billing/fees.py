@@ -374,10 +374,19 @@ def _household_carriers(session: Session, rows: list[PricingRow], types: dict[in
             if type_id is not None and type_id in types and types[type_id].household_priced}
     if not keys:
         return {}
-    heads = sorted({k[0] for k in keys})
+    connection = session.connection()
+    # Only households with dependants can share a price; most heads have none, which
+    # one index-only lookup tells (the head then carries their own price as usual).
+    candidates = sorted({k[0] for k in keys})
+    heads_set: set[int] = set()
+    for start in range(0, len(candidates), CHUNK):
+        heads_set.update(connection.execute(
+            sa.select(Person.payer_id).where(
+                col(Person.payer_id).in_(candidates[start:start + CHUNK])).distinct()
+        ).scalars())
+    heads = sorted(heads_set)
     type_ids = sorted({k[2] for k in keys})
     best: dict[tuple[int, int, int], tuple[int, int]] = {}
-    connection = session.connection()
     for start in range(0, len(heads), CHUNK):
         chunk = heads[start:start + CHUNK]
         base = (sa.select(Membership.id, Membership.person_id, Person.payer_id,
