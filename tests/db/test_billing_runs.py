@@ -177,3 +177,27 @@ def test_allocated_ids_do_not_collide_with_later_inserts(world: World) -> None:
         ids = s.exec(select(Invoice.id)).all()
     assert len(first) == 3 and len(set(first)) == 3
     assert len(ids) == 4 and all(i > 0 for i in ids)
+
+
+def test_big_run_as_a_worker_job(world: World) -> None:
+    """The UI's path for big runs: a Job, committed by the worker as the user who asked."""
+    from membook_app.billing.runs import run_job, start_run_job
+    from membook_app.jobs import job_status
+
+    t = world.tree
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    viewer = actor_for(world.url, "v@example.fi", t.district, "viewer")
+    with pytest.raises(PermissionDenied):
+        with session_scope(world.url) as s:
+            start_run_job(s, viewer, t.district, True, P, ISSUE, DUE)
+    with session_scope(world.url) as s:
+        job_id = start_run_job(s, treasurer, t.district, True, P, ISSUE, DUE)
+    summary = run_job(job_id)
+    assert summary is not None and summary["created"] == 5
+    with session_scope(world.url) as s:
+        status = job_status(s, treasurer, job_id)
+        run_id = s.exec(select(InvoiceRun.id)).one()
+    assert status.status == "done" and status.progress == 100
+    assert status.result == {"run_id": run_id, "created": 5, "total_cents": 22100}
+    assert run_job(job_id) is None  # a finished job never runs twice
+    assert _counts(world.url) == (5, 13, 1)
