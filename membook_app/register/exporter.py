@@ -30,15 +30,22 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlmodel import Session, col, select
 
 from membook_app import audit
 from membook_app.accounts.permissions import Actor
 from membook_app.errors import ValidationError
-from membook_app.register.custom_fields import typed_value, values_for
 from membook_app.register.organizations import get_organization
 from membook_app.register.search import RegisterQuery
-from models import CustomField, Membership, MembershipType, Organization, Person
+from models import (
+    CustomField,
+    CustomFieldValue,
+    Membership,
+    MembershipType,
+    Organization,
+    Person,
+)
 
 Progress = Callable[[int, int], None]
 PARTITION = 2000
@@ -139,71 +146,66 @@ def _conditions(session: Session, actor: Actor | None,
     return list(found)
 
 
-def _sql_column(key: str) -> Any:
-    """The column's SQL expression; status and language come out already in Finnish."""
-    if key == "status":
+EXCEL_EPOCH_JULIAN = 2415018.5  # julianday('1899-12-30'): day 0 of Excel's date serials
+
+
+def _excel_serial(expr: Any, dialect: str) -> Any:
+    """A date (or ISO date text) as Excel's day number, computed by the database: the cell
+    is then a number with a date format, which is exactly how Excel stores a date."""
+    if dialect == "sqlite":
+        return sa.func.julianday(expr) - EXCEL_EPOCH_JULIAN
+    return sa.cast(expr, sa.Date) - sa.literal_column("DATE '1899-12-30'")
+
+
+def _select_column(column: Column, fields: dict[str, CustomField], joins: dict[str, Any],
+                   dialect: str, excel: bool) -> Any:
+    """The SQL expression of one output column, already in its cell form."""
+    if column.key in fields:
+        value = joins[column.key].value
+        kind = fields[column.key].kind
+        if kind == "bool":
+            return sa.case((value == "true", True), (value == "false", False), else_=None)
+        if kind == "number":
+            return sa.cast(value, sa.Float if dialect == "sqlite" else sa.Numeric)
+        if kind == "date":
+            return _excel_serial(value, dialect) if excel else sa.cast(value, sa.Date)
+        return value
+    if column.key == "status":
         return sa.case(STATUS_FI, value=Membership.status, else_=Membership.status)
-    if key == "language":
+    if column.key == "language":
         return sa.case(LANGUAGE_FI, value=Person.language, else_=Person.language)
-    return _SQL[key]
-
-
-def _converter(field: CustomField) -> Callable[[str], Any]:
-    """Stored text → cell value, cheaper than `typed_value` per cell (same results)."""
-    if field.kind == "bool":
-        return lambda text: text == "true"
-    if field.kind == "date":
-        return date.fromisoformat
-    if field.kind == "number":
-        def number(text: str) -> Any:
-            return int(text) if text.lstrip("-").isdigit() else typed_value(field, text)
-        return number
-    return str
+    expr = _SQL[column.key]
+    if column.kind == "date" and excel:
+        return _excel_serial(expr, dialect)
+    return expr
 
 
 def _rows(session: Session, conditions: list[sa.ColumnElement[bool]],
-          columns: Sequence[Column], fields: dict[str, CustomField]) -> Iterator[Sequence[Any]]:
-    """Each membership as a sequence of cell values in column order (None for empty).
+          columns: Sequence[Column], fields: dict[str, CustomField],
+          excel: bool = False) -> Iterator[Sequence[Any]]:
+    """Each membership as a row of cell values in column order (None for empty).
 
-    The standard columns come straight from SQL (status and language translated
-    there), so a row without custom fields is the database row itself; custom
-    values are read per partition of people and appended.
+    Everything is computed by the database in one query — status and language
+    in Finnish, custom values through one outer join each (served by the unique
+    index on field and person), and for Excel the dates as day numbers — so the
+    rows go to the writer as they come, with no per-cell Python work.
     """
-    standard = [c.key for c in columns if c.key in _SQL]
-    custom = [fields[c.key] for c in columns if c.key in fields]
-    stmt = (
-        sa.select(*[_sql_column(k) for k in standard], Person.id)
-        .select_from(Membership)
-        .join(Person, Person.id == Membership.person_id)
-        .join(Organization, Organization.id == Membership.organization_id)
-        .join(MembershipType, MembershipType.id == Membership.type_id, isouter=True)
-        .where(*conditions)
-        .order_by(Person.last_name, Person.first_name, Membership.id)
-        .execution_options(yield_per=PARTITION)
-    )
-    # Output order: the chosen order; the query gives standard columns then custom ones.
-    natural = [c.key for c in columns if c.key in _SQL] + [c.key for c in columns
-                                                             if c.key in fields]
-    order = [natural.index(c.key) for c in columns]
-    reorder = order != list(range(len(columns)))
-    width = len(standard)
-    field_ids = [f.id for f in custom]
-    converters = [_converter(f) for f in custom]
-    result = session.execute(stmt)
-    for partition in result.partitions():
-        if not custom:
-            for record in partition:
-                yield record if not reorder else [record[i] for i in order]
-            continue
-        values = values_for(session, [r[width] for r in partition], field_ids)  # type: ignore[arg-type]
-        empty: dict[int, str] = {}
-        for record in partition:
-            own = values.get(record[width], empty)
-            out = list(record[:width])
-            for fid, convert in zip(field_ids, converters, strict=True):
-                text = own.get(fid)  # type: ignore[call-overload]
-                out.append(None if text is None else convert(text))
-            yield out if not reorder else [out[i] for i in order]
+    dialect = session.get_bind().dialect.name
+    joins = {c.key: sa.orm.aliased(CustomFieldValue, name=f"cf{i}")
+             for i, c in enumerate(columns) if c.key in fields}
+    stmt = sa.select(*[_select_column(c, fields, joins, dialect, excel) for c in columns])
+    stmt = (stmt.select_from(Membership)
+            .join(Person, Person.id == Membership.person_id)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .join(MembershipType, MembershipType.id == Membership.type_id, isouter=True))
+    for key, alias in joins.items():
+        stmt = stmt.join(alias, sa.and_(alias.person_id == Person.id,
+                                        alias.field_id == fields[key].id), isouter=True)
+    stmt = (stmt.where(*conditions)
+            .order_by(Person.last_name, Person.first_name, Membership.id)
+            .execution_options(yield_per=PARTITION))
+    for partition in session.execute(stmt).partitions():
+        yield from partition
 
 
 def _count(session: Session, conditions: list[sa.ColumnElement[bool]]) -> int:
@@ -247,6 +249,7 @@ def write_xlsx(path: Path, columns: Sequence[Column], rows: Iterator[Sequence[An
         widths = [max(c.width, len(c.fi) + 3) for c in columns]
         for i, c in enumerate(columns):
             sheet.write_string(0, i, c.fi, bold)
+        # Dates arrive as Excel day numbers (see `_rows`); date objects are accepted too.
         # Per kind, the columns' positions: one tight loop per kind and no per-cell
         # dispatch; the undecorated writers skip xlsxwriter's A1-notation check
         # (row/column numbers are all we pass), with the public ones as fallback.
@@ -273,7 +276,10 @@ def write_xlsx(path: Path, columns: Sequence[Column], rows: Iterator[Sequence[An
             for i in dates:
                 value = values[i]
                 if value is not None:
-                    write_datetime(row_number, i, value, date_format)
+                    if isinstance(value, date):
+                        write_datetime(row_number, i, value, date_format)
+                    else:
+                        write_number(row_number, i, value, date_format)
             for i in bools:
                 value = values[i]
                 if value is not None:
@@ -303,7 +309,9 @@ def write_csv(path: Path, columns: Sequence[Column], rows: Iterator[Sequence[Any
             return f"{value.day}.{value.month}.{value.year}"
         if isinstance(value, bool):
             return "kyllä" if value else "ei"
-        if isinstance(value, Decimal):
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, (Decimal, float)):
             return str(value).replace(".", ",")
         return str(value)
 
@@ -333,7 +341,7 @@ def export_members(session: Session, actor: Actor | None, query: RegisterQuery,
     step = None if progress is None else (lambda done: progress(done, total))
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = write_xlsx if fmt == "xlsx" else write_csv
-    count = writer(path, chosen, _rows(session, conditions, chosen, fields), step)
+    count = writer(path, chosen, _rows(session, conditions, chosen, fields, fmt == "xlsx"), step)
     audit.record(session, actor, "register.exported", "organization", query.organization_id,
                  organization_id=query.organization_id, after={
                      "rows": count, "format": fmt, "columns": [c.key for c in chosen],

@@ -162,3 +162,18 @@ def test_columns_in_any_order(world: dict[str, Any], tmp_path: Path) -> None:
                       columns=["custom:kausi", "email", "status", "custom:lehti", "language"])
     assert [c.value for c in load_workbook(path).active[2]] == [
         datetime(2026, 9, 1), "aino@example.fi", "aktiivinen", True, "suomi"]
+
+
+def test_number_fields_are_numbers(world: dict[str, Any], tmp_path: Path) -> None:
+    url, tree = world["url"], world["tree"]
+    with session_scope(url) as s:
+        create_field(s, None, tree.club_a, {"key": "pisteet", "label": "Pisteet",
+                                            "kind": "number"})
+        aino = s.exec(select(Membership.person_id).where(
+            Membership.member_number == 1, Membership.organization_id == tree.club_a)).one()
+        set_values(s, None, aino, {"pisteet": "12,5"}, organization_id=tree.club_a)
+    _, path = _export(world, tmp_path, search="aino", columns=["last_name", "custom:pisteet"])
+    assert [c.value for c in load_workbook(path).active[2]] == ["Aalto", 12.5]
+    _, path = _export(world, tmp_path, fmt="csv", search="aino",
+                      columns=["last_name", "custom:pisteet"])
+    assert path.read_bytes().decode("utf-8-sig").splitlines()[1] == "Aalto;12,5"

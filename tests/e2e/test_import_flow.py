@@ -143,3 +143,37 @@ def test_ten_thousand_rows_through_the_worker(server: dict[str, str], worker: No
     shot(page, "import-10000-done")
     assert _scalar(server["DATABASE_URL"],
                    "SELECT count(*) FROM person WHERE last_name LIKE 'Massatuonti%'") == 10_000
+
+
+def test_export_with_the_register_filters_downloads_over_http(server: dict[str, str],
+                                                              page: Page) -> None:
+    """The register's search carries over to the export page; the file comes from the
+    authenticated route, and the route refuses a browser without the session."""
+    base = server["base"]
+    _sign_in(page, base, "helsinki.admin@membook.example")
+    page.locator("#register-search").fill("Tuontinen")
+    expect(page.locator("#register-total")).to_contain_text("3")
+    page.goto(f"{base}/admin/export")
+    expect(page.locator("#export-search")).to_have_value("Tuontinen")
+    expect(page.locator("#col-email")).to_be_visible()
+    page.locator("#export-start").click()
+    link = page.locator("#export-download")
+    expect(link).to_be_visible()
+    expect(page.locator("#export-done")).to_contain_text("3 riviä")
+    shot(page, "export-ready")
+    href = link.get_attribute("href")
+    assert href and href.startswith("/api/exports/")
+    answer = page.request.get(f"{base}{href}")
+    assert answer.status == 200
+    assert answer.body()[:2] == b"PK"
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(answer.body())).active
+    assert sheet.max_row == 4 and sheet["B1"].value == "Sukunimi"
+    stranger = page.context.browser.new_context()  # type: ignore[union-attr]
+    try:
+        assert stranger.request.get(f"{base}{href}").status == 401
+    finally:
+        stranger.close()
