@@ -59,7 +59,6 @@ DELIVERY_CHUNK = 500
 PAYABLE = ("open", "partly_paid", "overdue")
 MAIL_FIELDS = ("payer_name", "organization", "description", "amount", "due_date", "reference",
                "beneficiary", "iban", "bic", "link", "pdf_link")
-__all__ = ["MAX_ATTEMPTS"]
 
 
 def dedupe_key(invoice_id: int, purpose: str = "initial") -> str:
@@ -244,8 +243,8 @@ def insert_outbox_rows(session: Session, rows: list[dict[str, Any]]) -> list[int
 def _copy_outbox_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
 
-    An executemany of 2,000 messages of ~2 KB each took over a second here; COPY takes
-    a few milliseconds, and the conflict rule still decides in the database.
+    Measured on this (busy) machine for 20,000 messages of ~2 KB: executemany with
+    RETURNING 26 s, this 4 s; the conflict rule still decides in the database.
     """
     columns = list(rows[0])
     names = ", ".join(columns)
