@@ -193,7 +193,8 @@ def _rows(session: Session, conditions: list[sa.ColumnElement[bool]],
     dialect = session.get_bind().dialect.name
     joins = {c.key: sa.orm.aliased(CustomFieldValue, name=f"cf{i}")
              for i, c in enumerate(columns) if c.key in fields}
-    stmt = sa.select(*[_select_column(c, fields, joins, dialect, excel) for c in columns])
+    stmt = sa.select(*[_select_column(c, fields, joins, dialect, excel).label(f"c{i}")
+                       for i, c in enumerate(columns)])
     stmt = (stmt.select_from(Membership)
             .join(Person, Person.id == Membership.person_id)
             .join(Organization, Organization.id == Membership.organization_id)
