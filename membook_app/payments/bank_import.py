@@ -9,9 +9,10 @@ not at all. Two guards keep money from being booked twice:
   arrives in two files (camt.054 and the camt.053 batch, or KTL and camt.054 for the same
   account) is booked once — the second occurrence is counted as a duplicate.
 
-Writes are bulk: payments go in with one COPY on PostgreSQL or one executemany on SQLite,
-and matching (`membook_app.payments.matching`) is set-based SQL. A file that fails to
-parse raises `BankFileError` before anything is written.
+Writes are bulk: payments are staged with one COPY on PostgreSQL or one executemany on
+SQLite into a temporary table; matching (`membook_app.payments.matching`) is set-based SQL
+that writes each payment once, with its final status. A file that fails to parse raises
+`BankFileError` before anything is written.
 """
 
 from __future__ import annotations
@@ -33,18 +34,20 @@ from membook_app.banking.statement import BankFileError, BankPayment, ParsedFile
 from membook_app.db import is_sqlite
 from membook_app.errors import PermissionDenied
 from membook_app.formatting import HELSINKI
-from membook_app.payments.matching import MatchCounts, lock_money, match_import
+from membook_app.payments.matching import (
+    STAGE_COLUMNS,
+    MatchCounts,
+    allocate_payment_ids,
+    create_stage,
+    lock_money,
+    match_import,
+)
 from models import BankImport, utcnow
 
 SOURCE = "bank"
 CHUNK = 5000
 # Payment statuses set at insert time; matching.py moves "new" on.
 NEW = "new"
-_PAYMENT_COLUMNS = (
-    "source", "source_id", "bank_import_id", "booking_date", "value_date", "amount_cents",
-    "currency", "reference", "national_reference", "payer_name", "payer_iban", "message",
-    "status", "match_rule", "created_at",
-)
 # Free-text repair: digit runs (allowing the printed groups "202 40015") and RF references.
 _DIGIT_RUN = re.compile(r"\d(?:[\d ]*\d)?")
 _RF_TOKEN = re.compile(r"RF\s?\d{2}(?:\s?[0-9A-Z]){1,21}", re.IGNORECASE)
@@ -139,10 +142,8 @@ def _direct_rule(p: BankPayment) -> str:
     """How a payment whose own reference is valid was keyed: as given, RF, or zero-padded."""
     if p.reference_kind == "rf":
         return "rf"
-    given = "".join((p.reference or "").split())
-    if given.startswith("0"):
-        return "leading_zeros"
-    return "reference"
+    given = (p.reference or "").lstrip()
+    return "leading_zeros" if given[:1] == "0" else "reference"
 
 
 def _in_chunks(session: Session, sql: str, first: tuple[Any, ...], values: list[str]
@@ -181,10 +182,6 @@ def _existing_references(session: Session, refs: Iterable[str]) -> set[str]:
 def _existing_source_ids(session: Session, ids: list[str]) -> set[str]:
     return _in_chunks(session, "SELECT source_id FROM payment WHERE source = {p} "
                       "AND source_id IN ({list})", (SOURCE,), ids)
-
-
-def _clip(text: str | None, length: int) -> str | None:
-    return text[:length] if text else None
 
 
 def _is_correction(p: BankPayment) -> bool:
@@ -237,41 +234,55 @@ def _rows(session: Session, parsed: ParsedFile, import_id: int, digest: str
             rule = "correction"
         else:
             status, rule = "outgoing", "debit"
+        message = p.message
         rows.append((
             SOURCE, sid[:64], import_id, p.booking_date, p.value_date, p.amount_cents,
-            (p.currency or "EUR")[:3], _clip(p.reference, 40), key, _clip(p.payer_name, 140),
-            _clip(p.payer_iban, 34), _clip(p.message, 500), status, rule, now,
+            (p.currency or "EUR")[:3], p.reference and p.reference[:40], key,
+            p.payer_name and p.payer_name[:140], p.payer_iban and p.payer_iban[:34],
+            message[:500] if message else None, status, rule, now,
         ))
     return rows, duplicates
 
 
-def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Dates and timestamps as SQLAlchemy stores them in SQLite (text, UTC without offset)."""
-    booking, value, created = row[3], row[4], row[14]
-    return (*row[:3], booking.isoformat(), value.isoformat() if value else None, *row[5:14],
-            created.strftime("%Y-%m-%d %H:%M:%S.%f"))
+def _sqlite_rows(ids: list[int], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Dates and timestamps as SQLAlchemy stores them in SQLite (text, UTC without offset);
+    a file has few distinct dates, so each is formatted once."""
+    text: dict[Any, str | None] = {None: None}
+
+    def fmt(value: Any) -> str | None:
+        if value not in text:
+            text[value] = (value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime)
+                           else value.isoformat())
+        return text[value]
+
+    return [(i, ids[i], *row[:3], fmt(row[3]), fmt(row[4]), *row[5:14], fmt(row[14]))
+            for i, row in enumerate(rows)]
 
 
-def _bulk_insert_payments(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """COPY on PostgreSQL, executemany on SQLite; never one ORM object at a time."""
+def _stage_payments(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Into the temporary staging table: COPY on PostgreSQL, executemany on SQLite (no
+    indexes but the row number, no foreign keys, so this is the cheapest write there is)."""
+    create_stage(session)
     if not rows:
         return
+    ids = allocate_payment_ids(session, len(rows))
     connection = session.connection()
     raw = connection.connection.driver_connection
+    columns = ", ".join(("row_no", *STAGE_COLUMNS))
     if is_sqlite(connection.engine):
         cursor = raw.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(
-                f"INSERT INTO payment ({', '.join(_PAYMENT_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_PAYMENT_COLUMNS))})",
-                [_sqlite_row(row) for row in rows])
+                f"INSERT INTO membook_stage ({columns}) "
+                f"VALUES ({', '.join('?' * (len(STAGE_COLUMNS) + 1))})",
+                _sqlite_rows(ids, rows))
         finally:
             cursor.close()
         return
     with raw.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(f"COPY payment ({', '.join(_PAYMENT_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        with cursor.copy(f"COPY membook_stage ({columns}) FROM STDIN") as copy:
+            for i, row in enumerate(rows):
+                copy.write_row((i, ids[i], *row))
 
 
 def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, data: bytes,
@@ -292,7 +303,7 @@ def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, dat
     session.flush()
     assert bank_import.id is not None
     rows, duplicates = _rows(session, parsed, bank_import.id, digest)
-    _bulk_insert_payments(session, rows)
+    _stage_payments(session, rows)
     counts: MatchCounts = match_import(session, bank_import.id, today or helsinki_today())
     credit = sum(r[5] for r in rows if r[5] > 0)
     debit = -sum(r[5] for r in rows if r[5] < 0)

@@ -1,7 +1,8 @@
 """Match imported payments to invoices by reference — set-based, and explaining itself.
 
-`match_import` works on the payments of one `BankImport` that the importer left in
-status "new" and decides, in a handful of SQL statements whatever the file size:
+`match_import` works on the payments of one `BankImport` that the importer staged in a
+temporary table with status "new" and decides, in a handful of SQL statements whatever the
+file size (the payments are then written once, with their final status):
 
 * reference of an open invoice, amount = what is due → `matched`, an invoice allocation;
 * less than due → `matched`, the invoice becomes partly paid;
@@ -67,9 +68,24 @@ def lock_money(session: Session) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MONEY_LOCK})")
 
 
-_CREATE_TMP = """
+_STAGE_COLUMNS = (
+    ("id", "BIGINT"), ("source", "VARCHAR(20)"), ("source_id", "VARCHAR(64)"),
+    ("bank_import_id", "INTEGER"),
+    ("booking_date", "DATE"), ("value_date", "DATE"), ("amount_cents", "BIGINT"),
+    ("currency", "VARCHAR(3)"), ("reference", "VARCHAR(40)"),
+    ("national_reference", "VARCHAR(20)"), ("payer_name", "VARCHAR(140)"),
+    ("payer_iban", "VARCHAR(34)"), ("message", "VARCHAR(500)"), ("status", "VARCHAR(20)"),
+    ("match_rule", "VARCHAR(40)"), ("created_at", "TIMESTAMP WITH TIME ZONE"),
+)
+STAGE_COLUMNS = tuple(name for name, _ in _STAGE_COLUMNS)
+_PAYMENT_COLUMNS = ", ".join(STAGE_COLUMNS)
+
+_CREATE_STAGE = ("CREATE TEMP TABLE membook_stage (row_no INTEGER PRIMARY KEY, "
+                 + ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS) + ")")
+
+_CREATE_MATCH = """
 CREATE TEMP TABLE membook_match (
-    payment_id BIGINT PRIMARY KEY,
+    row_no INTEGER PRIMARY KEY,
     invoice_id BIGINT NOT NULL,
     payer_id BIGINT NOT NULL,
     to_invoice BIGINT NOT NULL,
@@ -79,73 +95,109 @@ CREATE TEMP TABLE membook_match (
 
 # room = what is still payable on the invoice before this payment (earlier payments of the
 # same file to the same invoice count first); to_invoice = clamp(room, 0, amount).
-_FILL_TMP = """
-INSERT INTO membook_match (payment_id, invoice_id, payer_id, to_invoice, to_credit, blocked)
-SELECT payment_id, invoice_id, payer_id,
+_FILL_MATCH = """
+INSERT INTO membook_match (row_no, invoice_id, payer_id, to_invoice, to_credit, blocked)
+SELECT row_no, invoice_id, payer_id,
        CASE WHEN room <= 0 THEN 0 WHEN room >= amount THEN amount ELSE room END,
        amount - CASE WHEN room <= 0 THEN 0 WHEN room >= amount THEN amount ELSE room END,
        blocked
 FROM (
-    SELECT p.id AS payment_id, i.id AS invoice_id, i.payer_id AS payer_id,
-           p.amount_cents AS amount,
+    SELECT s.row_no AS row_no, i.id AS invoice_id, i.payer_id AS payer_id,
+           s.amount_cents AS amount,
            CASE WHEN i.kind = 'credit_note' OR i.status = 'credited' THEN 1 ELSE 0 END
                AS blocked,
            CASE WHEN i.kind = 'credit_note' OR i.status = 'credited' THEN 0
                 ELSE i.total_cents - i.credited_cents - i.paid_cents
-                     - COALESCE(SUM(p.amount_cents) OVER (
-                           PARTITION BY i.id ORDER BY p.id
+                     - COALESCE(SUM(s.amount_cents) OVER (
+                           PARTITION BY i.id ORDER BY s.row_no
                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
            END AS room
-    FROM payment p
-    JOIN invoice i ON i.reference = p.national_reference
-    WHERE p.bank_import_id = :import_id AND p.status = 'new' AND p.amount_cents > 0
+    FROM membook_stage s
+    JOIN invoice i ON i.reference = s.national_reference
+    WHERE s.status = 'new' AND s.amount_cents > 0
 ) AS m"""
 
-_INSERT_INVOICE_ALLOCATIONS = """
-INSERT INTO allocation (payment_id, invoice_id, person_id, amount_cents, kind, rule, created_at)
-SELECT m.payment_id, m.invoice_id, NULL, m.to_invoice, 'invoice', p.match_rule, :now
-FROM membook_match m JOIN payment p ON p.id = m.payment_id
-WHERE m.to_invoice > 0"""
+# Payments go in once, with their final status: no second pass over the payment table.
+_INSERT_PAYMENTS = f"""
+INSERT INTO payment ({_PAYMENT_COLUMNS})
+SELECT s.id, s.source, s.source_id, s.bank_import_id, s.booking_date, s.value_date, s.amount_cents,
+       s.currency, s.reference, s.national_reference, s.payer_name, s.payer_iban, s.message,
+       CASE WHEN m.row_no IS NOT NULL THEN
+                CASE WHEN m.to_credit = 0 THEN 'matched'
+                     WHEN m.to_invoice > 0 THEN 'overpaid' ELSE 'credit' END
+            WHEN s.status = 'new' AND s.amount_cents > 0 THEN 'unmatched'
+            ELSE s.status END,
+       CASE WHEN m.row_no IS NULL AND s.status = 'new' AND s.amount_cents > 0
+            THEN 'unknown_reference' ELSE s.match_rule END,
+       s.created_at
+FROM membook_stage s LEFT JOIN membook_match m ON m.row_no = s.row_no
+ORDER BY s.row_no"""
 
-_INSERT_CREDIT_ALLOCATIONS = """
+_INSERT_ALLOCATIONS = """
 INSERT INTO allocation (payment_id, invoice_id, person_id, amount_cents, kind, rule, created_at)
-SELECT m.payment_id, NULL, m.payer_id, m.to_credit, 'credit',
+SELECT s.id, m.invoice_id, NULL, m.to_invoice, 'invoice', s.match_rule, :now
+FROM membook_match m
+JOIN membook_stage s ON s.row_no = m.row_no
+WHERE m.to_invoice > 0
+UNION ALL
+SELECT s.id, NULL, m.payer_id, m.to_credit, 'credit',
        CASE WHEN m.to_invoice > 0 THEN 'overpayment'
             WHEN m.blocked = 1 THEN 'credited_invoice' ELSE 'paid_invoice' END,
        :now
 FROM membook_match m
+JOIN membook_stage s ON s.row_no = m.row_no
 WHERE m.to_credit > 0"""
 
-_UPDATE_MATCHED = """
-UPDATE payment SET status = CASE WHEN m.to_credit = 0 THEN 'matched'
-                                 WHEN m.to_invoice > 0 THEN 'overpaid'
-                                 ELSE 'credit' END
-FROM membook_match m
-WHERE payment.id = m.payment_id"""
 
-_UPDATE_UNKNOWN = """
-UPDATE payment SET status = 'unmatched', match_rule = 'unknown_reference'
-WHERE bank_import_id = :import_id AND status = 'new' AND amount_cents > 0"""
+def allocate_payment_ids(session: Session, count: int) -> list[int]:
+    """Ids for `count` payments written in this transaction, so staged rows and their
+    allocations refer to them without reading the payment table back.
+
+    PostgreSQL: from the id sequence (never handed out twice). SQLite: after the largest
+    id — safe because `lock_money` holds the database write lock until commit.
+    """
+    if count <= 0:
+        return []
+    connection = session.connection()
+    if is_sqlite(connection.engine):
+        start = int(connection.execute(sa.text(
+            "SELECT coalesce(max(id), 0) FROM payment")).scalar() or 0) + 1
+        return list(range(start, start + count))
+    return [int(r[0]) for r in connection.execute(sa.text(
+        "SELECT nextval(pg_get_serial_sequence('payment', 'id')) "
+        "FROM generate_series(1, :n)"), {"n": count})]
+
+
+def create_stage(session: Session) -> None:
+    """The per-import staging table (temporary, this connection only)."""
+    connection = session.connection()
+    connection.execute(sa.text("DROP TABLE IF EXISTS membook_stage"))
+    connection.execute(sa.text(_CREATE_STAGE))
 
 
 def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
-    """Match the "new" payments of one import; the caller's transaction holds it all."""
+    """Match the staged payments of one import and write them with their allocations.
+
+    The importer has filled `membook_stage` (`create_stage`); statuses there are "new"
+    (to be matched), "unmatched" or "outgoing" (decided from the file alone).
+    """
     now = utcnow()
     connection = session.connection()
     connection.execute(sa.text("DROP TABLE IF EXISTS membook_match"))
-    connection.execute(sa.text(_CREATE_TMP))
+    connection.execute(sa.text(_CREATE_MATCH))
     try:
-        connection.execute(sa.text(_FILL_TMP), {"import_id": import_id})
+        if not is_sqlite(connection.engine):
+            connection.execute(sa.text("ANALYZE membook_stage"))
+        connection.execute(sa.text(_FILL_MATCH))
         if not is_sqlite(connection.engine):
             connection.execute(sa.text("ANALYZE membook_match"))
-        connection.execute(sa.text(_INSERT_INVOICE_ALLOCATIONS), {"now": now})
-        connection.execute(sa.text(_INSERT_CREDIT_ALLOCATIONS), {"now": now})
-        connection.execute(sa.text(_UPDATE_MATCHED))
+        connection.execute(sa.text(_INSERT_PAYMENTS))
+        connection.execute(sa.text(_INSERT_ALLOCATIONS), {"now": now})
         invoice_ids = {int(r[0]) for r in connection.execute(sa.text(
             "SELECT DISTINCT invoice_id FROM membook_match WHERE to_invoice > 0"))}
     finally:
         connection.execute(sa.text("DROP TABLE IF EXISTS membook_match"))
-    connection.execute(sa.text(_UPDATE_UNKNOWN), {"import_id": import_id})
+        connection.execute(sa.text("DROP TABLE IF EXISTS membook_stage"))
     invoice_ids |= _reverse_corrections(session, import_id, now)
     refresh_invoices(session, invoice_ids, today=today)
     counts = dict(session.execute(

@@ -11,18 +11,21 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from membook_app.db import session_scope
+from membook_app.payments.bank_import import import_log
 from membook_app.payments.inbox import process_inbox
 from models import AuditEvent, BankImport
 from tasks import huey
 from tasks.bank import import_inbox_now, is_inbox_run_time
 from tests.db.test_bank_import_support import (
     TODAY,
+    actor,
     invoice_state,
     make_world,
     money_snapshot,
     sample,
     sample_path,
 )
+from tests.factories import make_staff
 
 KTL = "ktl_reference_payments.txt"
 
@@ -53,6 +56,15 @@ def test_inbox_moves_files_and_records_results(db_url: str, tmp_path: Path) -> N
         assert actions == ["bank_import.duplicate", "bank_import.imported",
                            "bank_import.refused"]
         assert invoice_state(s, world.invoices["20260011"]) == ("paid", 3500)
+    # The operator's import log shows all three attempts, newest first.
+    operator = actor(db_url, make_staff(db_url, "op@example.fi", None, None, operator=True))
+    with session_scope(db_url) as s:
+        log_rows = import_log(s, operator)
+    assert [(r.filename, r.outcome) for r in log_rows] == [
+        ("c-broken.xml", "refused"), ("b-same-again.txt", "duplicate"),
+        ("a-ktl.txt", "imported")]
+    assert (log_rows[2].payment_count, log_rows[2].credit_cents) == (7, 124049)
+    assert "totals" in log_rows[0].message or "c-broken.xml" in log_rows[0].message
     # A second run finds nothing to do.
     assert process_inbox(inbox, today=TODAY) == []
 
