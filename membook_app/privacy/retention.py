@@ -23,7 +23,9 @@ point at it, and bookkeeping must keep them): names are replaced, contact
 data, birth date and custom field values are removed, a linked sign-in
 account is disabled and its email scrubbed, `pseudonymised_at` is set, and
 one audit event `person.pseudonymised` per person is written (with no
-personal data in it). Bulk work is set-based.
+personal data in it). Earlier audit events that carry the person's field
+values (person.created / person.updated / person.custom_fields) keep their
+action, actor and time but lose the values. Bulk work is set-based.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ UNPAID = ("open", "partly_paid", "overdue")
 PSEUDO_FIRST = "Poistettu"
 MAX_YEARS = 100
 CHUNK = 2000
+SCRUBBED_ACTIONS = ("person.created", "person.updated", "person.custom_fields")
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,11 @@ def pseudonymise(session: Session, actor: Actor | None, person_ids: Iterable[int
                 active=False, password_hash=None, display_name="",
                 email=sa.literal("pseudonymised-") + sa.cast(User.id, sa.String)
                 + sa.literal("@invalid")))
+        # The audit trail keeps that the person changed, not the personal data changed.
+        session.execute(sa.update(AuditEvent).where(
+            AuditEvent.object_type == "person", col(AuditEvent.object_id).in_(chunk),
+            col(AuditEvent.action).in_(SCRUBBED_ACTIONS)).values(
+            before=None, after={"scrubbed": True}))
         session.execute(sa.insert(AuditEvent), [
             {"at": now, "actor_user_id": actor.user_id if actor else None,
              "actor_label": actor.email if actor else "system",

@@ -150,6 +150,11 @@ def test_daily_run_pseudonymises_and_keeps_invoices(world) -> None:  # type: ign
         rule_event = s.exec(select(AuditEvent).where(
             AuditEvent.action == "organization.retention_rule")).first()
     assert sorted(e.object_id for e in events) == sorted([p["old"], p["two_orgs"]])
+    with session_scope(url) as s:
+        history = s.exec(select(AuditEvent).where(AuditEvent.object_type == "person",
+                                                  AuditEvent.object_id == p["old"])).all()
+    assert "person.created" in {e.action for e in history}
+    assert "Olavi" not in json.dumps([(e.before, e.after) for e in history])
     assert all("Olavi" not in json.dumps(e.after) for e in events)
     assert rule_event is not None and rule_event.after == {"retention_years": 5,
                                                            "retention_enabled": True}
@@ -255,3 +260,17 @@ def test_deletion_request_flow(world) -> None:  # type: ignore[no-untyped-def]
         assert dr.list_requests(s, admin, tree.club_a) == []
         with pytest.raises(ValidationError, match="käsitelty"):
             dr.resolve_request(s, admin, request_id, "rejected", "Liian myöhään")
+
+
+def test_daily_task_runs_the_rule(world) -> None:  # type: ignore[no-untyped-def]
+    """The Huey periodic task is registered and calls the same service on DATABASE_URL."""
+    url, tree, p, _admin = world
+    from tasks import huey
+    from tasks.retention import retention_daily, retention_now
+
+    assert retention_daily.task_class in huey._registry._periodic_tasks
+    with session_scope(url) as s:
+        set_rule(s, None, tree.federation, 5, True)
+    result = retention_now()
+    assert result["pseudonymised"] == 2
+    assert _person(url, p["old"]).pseudonymised_at is not None

@@ -9,8 +9,11 @@ import reflex as rx
 
 from membook_app.db import session_scope
 from membook_app.errors import FormErrors, ValidationError
-from membook_app.formatting import fi_date
+from membook_app.formatting import fi_date, fi_datetime
+from membook_app.register import custom_fields as cf
 from membook_app.register import validation as v
+from membook_app.register.households import household_of, payer_candidates, set_payer
+from membook_app.register.lifecycle import status_history
 from membook_app.register.memberships import add_membership, end_membership, membership_types
 from membook_app.register.organizations import get_organization
 from membook_app.register.people import (
@@ -24,6 +27,7 @@ from membook_app.ui.admin.shell import StaffState, admin_page
 from membook_app.ui.components import field, page_title
 from membook_app.ui.guard import current_actor, guarded
 from membook_app.ui.i18n import t
+from models import Person
 
 LABELS = {
     "first_name": ("Etunimi", "First name"), "last_name": ("Sukunimi", "Last name"),
@@ -49,6 +53,39 @@ class MembershipView:
     can_write: bool
 
 
+@dataclasses.dataclass
+class HouseholdView:
+    person_id: int
+    name: str
+    is_payer: bool
+    visible: bool
+
+
+@dataclasses.dataclass
+class OptionView:
+    id: str
+    label: str
+
+
+@dataclasses.dataclass
+class HistoryView:
+    organization: str
+    member_number: str
+    at: str
+    change: str
+    reason: str
+    actor: str
+
+
+@dataclasses.dataclass
+class CustomView:
+    name: str
+    label: str
+    kind: str
+    value: str
+    choices: list[str]
+
+
 class PersonState(StaffState):
     """The person being viewed; the id comes from the URL and is re-checked on every call."""
 
@@ -59,6 +96,14 @@ class PersonState(StaffState):
     memberships: list[MembershipView] = []
     new_types: list[TypeOption] = []
     membership_error: str = ""
+    payer_name: str = ""
+    household: list[HouseholdView] = []
+    payer_options: list[OptionView] = []
+    payer_error: str = ""
+    history: list[HistoryView] = []
+    custom: list[CustomView] = []
+    custom_errors: dict[str, str] = {}
+    custom_saved: bool = False
 
     def _fill(self, session, person) -> None:  # type: ignore[no-untyped-def]
         actor = current_actor()
@@ -77,6 +122,28 @@ class PersonState(StaffState):
         self.new_types = ([TypeOption(str(mt.id), mt.name)
                            for mt in membership_types(session, int(self.org_id))]
                           if self.org_id else [])
+        self._fill_depth(session, person)
+
+    def _fill_depth(self, session, person) -> None:  # type: ignore[no-untyped-def]
+        """Household, status history and custom fields of the person."""
+        actor = current_actor()
+        self.household = [HouseholdView(m.person_id, m.name, m.is_payer, m.visible)
+                          for m in household_of(session, actor, person.id)]
+        payer = session.get(Person, person.payer_id) if person.payer_id else None
+        self.payer_name = f"{payer.last_name} {payer.first_name}" if payer else ""
+        self.history = [
+            HistoryView(h.organization, str(h.member_number), fi_datetime(h.at),
+                        f"{STATUS_LABELS.get(h.from_status or '', '–')} → "
+                        f"{STATUS_LABELS.get(h.to_status, h.to_status)}", h.reason, h.actor)
+            for h in status_history(session, actor, person.id)]
+        fields = {f.id: f for f in cf.fields_for_person(session, person.id)}
+        self.custom = [
+            CustomView(f"cf_{v.field_id}", v.label + (" *" if fields[v.field_id].required
+                                                       else ""),
+                       v.kind, cf.form_value(fields[v.field_id], v.value),
+                       list(fields[v.field_id].choices or []))
+            for v in cf.person_values(session, person.id,
+                                      visible=lambda path: actor.can("register.read", path))]
 
     @rx.event
     @guarded("staff")
@@ -126,13 +193,83 @@ class PersonState(StaffState):
 
     @rx.event
     @guarded("staff")
-    def end(self, membership_id: int) -> None:
-        """End a membership today as a resignation (eronnut)."""
+    def end(self, membership_id: int, status: str = "resigned") -> None:
+        """End a membership today: resigned (eronnut) or ended by the association (päättynyt)."""
         with session_scope() as session:
-            end_membership(session, current_actor(), int(membership_id), end_date=date.today())
+            end_membership(session, current_actor(), int(membership_id), end_date=date.today(),
+                           status=status)
         with session_scope() as session:
             person = open_person_record(session, current_actor(), self.person_id)
             self._fill(session, person)
+
+    def _reload(self) -> None:
+        with session_scope() as session:
+            person = open_person_record(session, current_actor(), self.person_id)
+            self._fill(session, person)
+
+    @rx.event
+    @guarded("staff")
+    def search_payer(self, value: str) -> None:
+        """Offer payers from the organisations the person shares with the staff member."""
+        with session_scope() as session:
+            options = payer_candidates(session, current_actor(), self.person_id, value[:100])
+        self.payer_options = [OptionView(str(o.person_id), o.label) for o in options]
+
+    @rx.event
+    @guarded("staff")
+    def choose_payer(self, payer_id: str) -> None:
+        """Make the chosen person pay for this one (household); audited."""
+        self.payer_error = ""
+        if not str(payer_id).isdigit():
+            return
+        try:
+            with session_scope() as session:
+                set_payer(session, current_actor(), self.person_id, int(payer_id))
+        except ValidationError as exc:
+            self.payer_error = str(exc)
+            return
+        self.payer_options = []
+        self._reload()
+
+    @rx.event
+    @guarded("staff")
+    def clear_payer(self) -> None:
+        """The person pays for themselves again."""
+        with session_scope() as session:
+            set_payer(session, current_actor(), self.person_id, None)
+        self._reload()
+
+    @rx.event
+    @guarded("staff")
+    def save_custom(self, form: dict[str, str]) -> None:
+        """Save custom field values; each organisation's fields are checked by their kind."""
+        self.custom_saved = False
+        with session_scope() as session:
+            fields = {f"cf_{f.id}": f for f in cf.fields_for_person(session, self.person_id)}
+        by_org: dict[int, dict[str, str]] = {}
+        names: dict[tuple[int, str], str] = {}
+        for name, value in form.items():
+            field = fields.get(name)
+            if field is not None and any(c.name == name for c in self.custom):
+                by_org.setdefault(field.organization_id, {})[field.key] = value
+                names[(field.organization_id, field.key)] = name
+        errors: dict[str, str] = {}
+        try:
+            with session_scope() as session:
+                for org_id, values in by_org.items():
+                    try:
+                        cf.set_values(session, current_actor(), self.person_id, values,
+                                      organization_id=org_id)
+                    except FormErrors as exc:
+                        errors.update({names.get((org_id, k), k): str(e)
+                                       for k, e in exc.errors.items()})
+                if errors:
+                    raise FormErrors({k: ValidationError(v) for k, v in errors.items()})
+        except FormErrors:
+            self.custom_errors = errors
+            return
+        self.custom_errors, self.custom_saved = {}, True
+        self._reload()
 
 
 def _field(name: str) -> rx.Component:
@@ -143,10 +280,108 @@ def _membership_row(m: MembershipView) -> rx.Component:
     return rx.table.row(
         rx.table.cell(m.organization), rx.table.cell(m.member_number), rx.table.cell(m.type_name),
         rx.table.cell(m.start_date), rx.table.cell(m.end_date), rx.table.cell(m.status),
-        rx.table.cell(rx.cond(m.active & m.can_write,
-                              rx.button(t("Päätä", "End"), size="1", variant="soft",
-                                        color_scheme="red", on_click=PersonState.end(m.id)))),
+        rx.table.cell(rx.cond(m.active & m.can_write, rx.hstack(
+            rx.button(t("Eronnut", "Resigned"), size="1", variant="soft",
+                      color_scheme="red", on_click=PersonState.end(m.id, "resigned")),
+            rx.button(t("Päättynyt", "Ended"), size="1", variant="soft",
+                      color_scheme="orange", on_click=PersonState.end(m.id, "ended")),
+            spacing="1"))),
     )
+
+
+def _custom_input(c: CustomView) -> rx.Component:
+    control = rx.match(
+        c.kind,
+        ("choice", rx.el.select(
+            rx.el.option("–", value=""),
+            rx.foreach(c.choices, lambda o: rx.el.option(o, value=o)),
+            name=c.name, default_value=c.value, id=c.name,
+            style={"padding": "0.35em", "width": "100%"})),
+        ("bool", rx.el.select(
+            rx.el.option("–", value=""), rx.el.option("kyllä / yes", value="true"),
+            rx.el.option("ei / no", value="false"),
+            name=c.name, default_value=c.value, id=c.name,
+            style={"padding": "0.35em", "width": "100%"})),
+        rx.input(name=c.name, id=c.name, default_value=c.value, width="100%",
+                 placeholder=rx.match(c.kind, ("date", "p.k.vvvv"), ("number", "0"), "")),
+    )
+    return rx.box(
+        rx.text(c.label, as_="label", size="2", weight="medium", html_for=c.name),
+        control,
+        rx.cond(PersonState.custom_errors.get(c.name, "") != "",
+                rx.text(PersonState.custom_errors.get(c.name, ""), color_scheme="red", size="1",
+                        id=f"{c.name}-error")),
+        width="100%")
+
+
+def _custom_section() -> rx.Component:
+    return rx.cond(PersonState.custom.length() > 0, rx.vstack(
+        rx.heading(t("Lisätiedot", "Custom fields"), size="4", margin_top="1em"),
+        rx.form(
+            rx.vstack(
+                rx.grid(rx.foreach(PersonState.custom, _custom_input),
+                        columns=rx.breakpoints(initial="1", md="2"), spacing="3",
+                        width="100%"),
+                rx.hstack(
+                    rx.button(t("Tallenna lisätiedot", "Save custom fields"), type="submit",
+                              variant="soft", id="save-custom"),
+                    rx.cond(PersonState.custom_saved,
+                            rx.text(t("Tallennettu", "Saved"), color_scheme="green")),
+                    align="center"),
+                width="100%"),
+            on_submit=PersonState.save_custom, key=PersonState.person_id, width="100%"),
+        width="100%"))
+
+
+def _household_section() -> rx.Component:
+    return rx.vstack(
+        rx.heading(t("Kotitalous ja maksaja", "Household and payer"), size="4",
+                   margin_top="1em"),
+        rx.cond(PersonState.payer_name != "",
+                rx.hstack(rx.text(t("Maksaja: ", "Payer: "), rx.text.strong(
+                    PersonState.payer_name), id="payer-name"),
+                          rx.button(t("Maksaa itse", "Pays for themselves"), size="1",
+                                    variant="soft", on_click=PersonState.clear_payer),
+                          align="center"),
+                rx.text(t("Maksaa itse omat maksunsa.", "Pays their own fees."), size="2")),
+        rx.foreach(PersonState.household, lambda h: rx.text(
+            rx.cond(h.visible, rx.link(h.name, href=f"/admin/person?id={h.person_id}"), h.name),
+            rx.cond(h.is_payer, t(" (maksaja)", " (payer)"), ""), size="2")),
+        rx.hstack(
+            rx.input(placeholder=t("Hae maksajaa nimellä", "Find a payer by name"),
+                     on_change=PersonState.search_payer.debounce(300), id="payer-search",
+                     width="16em"),
+            rx.select.root(
+                rx.select.trigger(placeholder=t("Valitse maksaja", "Choose the payer"),
+                                  id="payer-select"),
+                rx.select.content(rx.foreach(PersonState.payer_options,
+                                             lambda o: rx.select.item(o.label, value=o.id))),
+                on_change=PersonState.choose_payer),
+            align="center", wrap="wrap"),
+        rx.cond(PersonState.payer_error != "",
+                rx.text(PersonState.payer_error, color_scheme="red", size="2",
+                        id="payer-error")),
+        width="100%")
+
+
+def _history_section() -> rx.Component:
+    return rx.vstack(
+        rx.heading(t("Jäsenyyden tilahistoria", "Membership status history"), size="4",
+                   margin_top="1em"),
+        rx.table.root(
+            rx.table.header(rx.table.row(
+                rx.table.column_header_cell(t("Aika", "Time")),
+                rx.table.column_header_cell(t("Yhdistys", "Organisation")),
+                rx.table.column_header_cell(t("Nro", "No.")),
+                rx.table.column_header_cell(t("Muutos", "Change")),
+                rx.table.column_header_cell(t("Syy", "Reason")),
+                rx.table.column_header_cell(t("Kuka", "By")))),
+            rx.table.body(rx.foreach(PersonState.history, lambda h: rx.table.row(
+                rx.table.cell(h.at), rx.table.cell(h.organization),
+                rx.table.cell(h.member_number), rx.table.cell(h.change),
+                rx.table.cell(h.reason), rx.table.cell(h.actor)))),
+            size="1", width="100%", id="status-history"),
+        width="100%")
 
 
 @admin_page("/admin/person", "henkilö / person", on_load=[PersonState.load])
@@ -203,5 +438,8 @@ def person_view() -> rx.Component:
         ),
         rx.cond(PersonState.membership_error != "",
                 rx.text(PersonState.membership_error, color_scheme="red", size="2")),
+        _custom_section(),
+        _household_section(),
+        _history_section(),
         spacing="3", width="100%", max_width="60em",
     )

@@ -8,6 +8,7 @@ import reflex as rx
 
 from membook_app.db import session_scope
 from membook_app.formatting import fi_date, number
+from membook_app.register.custom_fields import list_fields
 from membook_app.register.memberships import membership_types
 from membook_app.register.search import RegisterQuery, register_page
 from membook_app.ui.admin.shell import StaffState, admin_page
@@ -54,6 +55,9 @@ class RegisterState(StaffState):
     total: int = 0
     pages: int = 1
     types: list[TypeOption] = []
+    custom_fields: list[TypeOption] = []
+    cf_filter: str = "none"
+    cf_value: str = ""
 
     @rx.var
     def total_text(self) -> str:
@@ -73,9 +77,13 @@ class RegisterState(StaffState):
                 status=None if self.status_filter == "all" else self.status_filter,
                 sort=self.sort, descending=self.descending,
                 page=self.page, page_size=self.page_size,
+                custom_field_id=int(self.cf_filter) if self.cf_filter.isdigit() else None,
+                custom_value=self.cf_value[:100],
             ))
             self.types = [TypeOption(str(m.id), m.name)
                           for m in membership_types(session, int(self.org_id))]
+            self.custom_fields = [TypeOption(str(f.id), f.label) for f in list_fields(
+                session, int(self.org_id), include_ancestors=True)]
         self.total, self.pages, self.page = result.total, result.pages, result.page
         self.rows = [
             RegisterRowView(r.person_id, str(r.member_number), f"{r.last_name} {r.first_name}",
@@ -98,6 +106,20 @@ class RegisterState(StaffState):
     def org_changed(self, _org_id: str = "") -> None:
         """A new organisation: its own types, first page."""
         self.type_filter, self.page = "all", 1
+        self.cf_filter, self.cf_value = "none", ""
+        self._load()
+
+    @rx.event
+    @guarded("staff")
+    def set_cf_filter(self, value: str) -> None:
+        """Filter by a custom field (its value typed beside it; "-" finds empty ones)."""
+        self.cf_filter, self.page = (value if value.isdigit() else "none"), 1
+        self._load()
+
+    @rx.event
+    @guarded("staff")
+    def set_cf_value(self, value: str) -> None:
+        self.cf_value, self.page = value[:100], 1
         self._load()
 
     @rx.event
@@ -185,10 +207,26 @@ def filters() -> rx.Component:
                 rx.select.item("Aktiiviset / Active", value="active"),
                 rx.select.item("Eronneet / Resigned", value="resigned"),
                 rx.select.item("Päättyneet / Ended", value="ended"),
+                rx.select.item("Katsottu eronneeksi / Deemed resigned", value="deemed_resigned"),
                 rx.select.item("Kaikki / All", value="all"),
             ),
             value=RegisterState.status_filter, on_change=RegisterState.set_status_filter,
         ),
+        rx.cond(RegisterState.custom_fields.length() > 0, rx.hstack(
+            rx.select.root(
+                rx.select.trigger(id="cf-filter"),
+                rx.select.content(
+                    rx.select.item("Lisätieto / Custom field: –", value="none"),
+                    rx.foreach(RegisterState.custom_fields,
+                               lambda o: rx.select.item(o.name, value=o.id)),
+                ),
+                value=RegisterState.cf_filter, on_change=RegisterState.set_cf_filter,
+            ),
+            rx.cond(RegisterState.cf_filter != "none", rx.input(
+                placeholder="arvo / value (- = tyhjä / empty)", value=RegisterState.cf_value,
+                on_change=RegisterState.set_cf_value.debounce(300), id="cf-value",
+                width="12em")),
+            align="center")),
         rx.hstack(
             rx.switch(checked=RegisterState.include_sub, on_change=RegisterState.set_include_sub,
                       id="include-sub"),
