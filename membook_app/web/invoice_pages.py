@@ -79,7 +79,7 @@ def _row(fi: str, en: str, value: str, ident: str = "") -> str:
     return f"<dt>{_both(fi, en)}</dt><dd{attr}>{escape(value)}</dd>"
 
 
-def render_invoice_page(view: InvoiceView, pdf_href: str) -> str:
+def render_invoice_page(view: InvoiceView, pdf_href: str, pay_href: str) -> str:
     """The whole page for one invoice."""
     credit = view.kind == "credit_note"
     title_fi, title_en = ("Hyvityslasku", "Credit note") if credit else ("Lasku", "Invoice")
@@ -113,11 +113,11 @@ def render_invoice_page(view: InvoiceView, pdf_href: str) -> str:
     ]
     if view.payable:
         parts.append(
-            # The Paytrail issue puts its button here (a form posting to its own route).
             f'<div class="card pay-online" id="pay-online" data-invoice="{view.id}">'
             f'<h2>{_both("Maksa verkossa", "Pay online")}</h2>'
-            f'<p class="muted">{_both("Verkkomaksu lisätään tähän.", "Online payment will appear here.")}'  # noqa: E501
-            f"</p></div>")
+            f'<p class="muted">{_both("Verkkopankki, kortti tai mobiilimaksu (Paytrail).", "Online bank, card or mobile payment (Paytrail).")}</p>'  # noqa: E501
+            f'<p><a class="button" id="pay-online-link" href="{escape(pay_href)}">'
+            f'{_both("Maksa verkossa", "Pay online")}</a></p></div>')
         payment = "".join((
             _row("Saaja", "Beneficiary", view.beneficiary),
             _row("Saajan tilinumero", "IBAN", view.iban, "iban"),
@@ -163,7 +163,8 @@ def invoice_page(request: Request) -> Response:
     view = _view_for(token)
     if view is None:
         return not_found_page()
-    return HTMLResponse(render_invoice_page(view, f"/i/{token}.pdf"), headers=HEADERS)
+    return HTMLResponse(render_invoice_page(view, f"/i/{token}.pdf", f"/pay/{token}"),
+                        headers=HEADERS)
 
 
 def invoice_pdf(request: Request) -> Response:

@@ -109,6 +109,7 @@ def test_page_shows_everything_needed_to_pay(world: dict) -> None:
                      "Liiton osuus", "45,00", "31.1.2027", "FI21 1234 5600 0007 85", "NDEAFIHH",
                      "Membook asiakasvaratili", "Eräpäivä", "Due date",
                      "Maksa verkossa", "Pay online", 'id="pay-online"',
+                     f'href="/pay/{world["token"]}"',
                      'name="viewport"', "data:image/svg+xml;base64,"):
         assert expected in html, expected
     reference = world["reference"]
