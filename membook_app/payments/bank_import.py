@@ -184,6 +184,18 @@ def _existing_source_ids(session: Session, ids: list[str]) -> set[str]:
                       "AND source_id IN ({list})", (SOURCE,), ids)
 
 
+# Paytrail's payouts to the escrow account: every member payment inside one was booked
+# already when its callback arrived (docs/paytrail.md), so the sum is reconciled, never
+# matched to invoices again nor queued for hand booking.
+PSP_PAYERS = ("paytrail", "checkout finland")
+
+
+def _is_psp_settlement(p: BankPayment) -> bool:
+    """A credit from the payment service provider (by payer name)."""
+    payer = (p.payer_name or "").strip().lower()
+    return p.amount_cents > 0 and payer.startswith(PSP_PAYERS)
+
+
 def _is_correction(p: BankPayment) -> bool:
     """A negative amount that undoes an incoming payment (KTL code 1, camt RvslInd, return)."""
     return p.amount_cents < 0 and (p.reversal or p.return_reason is not None)
@@ -219,7 +231,9 @@ def _rows(session: Session, parsed: ParsedFile, import_id: int, digest: str
     rows: list[tuple[Any, ...]] = []
     for sid, p in fresh:
         key, rule, status = p.national_reference, None, NEW
-        if p.amount_cents > 0:
+        if _is_psp_settlement(p):
+            key, status, rule = None, "psp_settlement", "paytrail_settlement"
+        elif p.amount_cents > 0:
             if key:
                 rule = _direct_rule(p)
             else:

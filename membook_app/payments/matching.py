@@ -15,7 +15,10 @@ file size (the payments are then written once, with their final status):
 * valid reference but no such invoice → `unmatched` (`unknown_reference`);
 * no reference / bad check digit (set by the importer) → `unmatched`
   (`no_reference` / `bad_reference`);
-* other debits (payouts, bank fees) → `outgoing` (`debit`), nothing to match.
+* other debits (payouts, bank fees) → `outgoing` (`debit`), nothing to match;
+* a payout from Paytrail (payer Paytrail / Checkout Finland) → `psp_settlement`
+  (`paytrail_settlement`): its member payments were booked from the callbacks, so it is
+  reconciled (docs/paytrail.md), never matched or queued.
 
 `Payment.match_rule` says how the reference was found: `reference` (as given), `rf` (RF →
 national), `leading_zeros`, `free_text` (a reference written in the message), `rf_body`
@@ -42,7 +45,8 @@ from models import Allocation, Payment, utcnow
 # reference, including one a correction later reversed; the correction itself is counted
 # among `reversals`.
 MATCHED_STATUSES = ("matched", "overpaid", "credit", "reversed")
-PAYMENT_STATUSES = ("new", *MATCHED_STATUSES, "reversal", "unmatched", "refund", "outgoing")
+PAYMENT_STATUSES = ("new", *MATCHED_STATUSES, "reversal", "unmatched", "refund", "outgoing",
+                    "psp_settlement")
 _MONEY_LOCK = 0x4D42_4D4E  # "MBMN": serialises bank imports and manual bookings on PostgreSQL
 
 
