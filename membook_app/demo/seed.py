@@ -16,13 +16,25 @@ from sqlmodel import Session, select
 
 from membook_app.accounts.passwords import hash_password
 from membook_app.accounts.users import get_or_create_user, grant_role
+from membook_app.billing.fees import set_fee
+from membook_app.billing.runs import commit_run
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
 from models import Membership, MembershipType, Organization, Person, User, utcnow
 
 DEMO_PASSWORD = "membook-demo"
-TYPES = ("Varsinainen jäsen", "Nuorisojäsen", "Kannatusjäsen", "Perhejäsen", "Kunniajäsen")
+# (type name, shared category, priced once per household)
+TYPES = (("Varsinainen jäsen", "varsinainen", False), ("Nuorisojäsen", "nuoriso", False),
+         ("Kannatusjäsen", "kannatus", False), ("Perhejäsen", "perhe", True),
+         ("Kunniajäsen", "kunnia", False))
 TYPE_WEIGHTS = (70, 15, 7, 7, 1)
+DEMO_PERIOD = "2026"
+# Fees in cents for the demo period: each club per type, the district and the
+# federation per member category (their share on every club member's invoice).
+CLUB_FEES = {"varsinainen": 3000, "nuoriso": 1500, "kannatus": 2000, "perhe": 4500,
+             "kunnia": 0}
+DISTRICT_FEES = {"varsinainen": 500, "nuoriso": 200, "perhe": 500}
+FEDERATION_FEES = {"varsinainen": 1000, "nuoriso": 500, "perhe": 1000}
 
 
 @dataclass(frozen=True)
@@ -90,12 +102,21 @@ def seed_demo(session: Session, people: int = 2000, seed: int = 2026) -> dict[st
     type_ids: dict[str, list[int]] = {}
     for club in clubs:
         ids = []
-        for name in TYPES:
-            mt = MembershipType(organization_id=orgs[club].id, name=name)  # type: ignore[arg-type]
+        for name, category, household in TYPES:
+            mt = MembershipType(organization_id=orgs[club].id,  # type: ignore[arg-type]
+                                name=name, category=category, household_priced=household)
             session.add(mt)
             session.flush()
             ids.append(mt.id)  # type: ignore[arg-type]
+            set_fee(session, None, organization_id=orgs[club].id,  # type: ignore[arg-type]
+                    period=DEMO_PERIOD, membership_type_id=mt.id,
+                    amount_cents=CLUB_FEES[category])
         type_ids[club] = ids
+    for level, fees in ((districts_of(TREE), DISTRICT_FEES), (list(TREE), FEDERATION_FEES)):
+        for org_name in level:
+            for category, cents in fees.items():
+                set_fee(session, None, organization_id=orgs[org_name].id,  # type: ignore[arg-type]
+                        period=DEMO_PERIOD, category=category, amount_cents=cents)
 
     now = utcnow()
     person_rows = []
@@ -164,9 +185,18 @@ def seed_demo(session: Session, people: int = 2000, seed: int = 2026) -> dict[st
         user = get_or_create_user(session, None, email)
         user.password_hash = password
     session.flush()
+    fed = orgs[next(iter(TREE))]
+    run = commit_run(session, None, fed.id, True, DEMO_PERIOD,  # type: ignore[arg-type]
+                     date(2026, 11, 2), date(2026, 12, 15), today=date(2026, 11, 28))
     return {
         "organizations": len(orgs),
         "people": len(person_ids),
         "memberships": len(membership_rows),
         "users": len(session.exec(select(User.id)).all()),
+        "invoices": run.created,
     }
+
+
+def districts_of(tree: dict[str, dict[str, list[str]]]) -> list[str]:
+    """District names of the demo tree."""
+    return [district for districts in tree.values() for district in districts]
