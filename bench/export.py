@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -317,8 +318,12 @@ def main() -> None:
         if pg_name:
             import psycopg
 
+            from membook_app.db import get_engine
+
+            get_engine(url).dispose()
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as c:
                 c.execute(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")
+        shutil.rmtree(tmp, ignore_errors=True)  # the database and the files (~100 MB)
 
     best = {name: min(r["seconds"] for r in results) for name, results in runs.items()}
     rss = {name: max(r["peak_rss_mb"] for r in results) for name, results in runs.items()}
