@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from io import BytesIO
+from types import SimpleNamespace
 from typing import Any
 
 from lxml import etree
@@ -27,17 +28,87 @@ from membook_app.banking.statement import (
     build_payment,
     classify_reference,
     format_amount,
+    gc_paused,
 )
 
 _NAMESPACE = re.compile(r"\{(urn:iso:std:iso:20022:tech:xsd:(camt\.05[34])\.001\.(\d\d))\}Document")
 SUPPORTED_VERSIONS = ("02", "08")
 _AMOUNT = re.compile(r"(\d{1,18})(?:\.(\d{1,5}))?", re.ASCII)
 
-# Local names that :meth:`_Parser.collect` sorts out of an entry; the rest is skipped.
-_WANTED = (
-    "NtryDtls TxDtls Btch Amt CdtDbtInd RvslInd Sts BookgDt ValDt AcctSvcrRef BkTxCd"
-    " EndToEndId Dbtr Cdtr DbtrAcct Ref Ustrd RtrInf"
-).split()
+# Children of Ntry and of TxDtls that the parser reads, as small ints for a dict dispatch.
+(
+    _AMT,
+    _CDT_DBT_IND,
+    _RVSL_IND,
+    _STS,
+    _BOOKG_DT,
+    _VAL_DT,
+    _ACCT_SVCR_REF,
+    _BK_TX_CD,
+    _NTRY_DTLS,
+    _REFS,
+    _AMT_DTLS,
+    _RLTD_PTIES,
+    _RMT_INF,
+    _RTR_INF,
+    _REF,
+    _USTRD,
+    _END_TO_END_ID,
+    _DBTR,
+    _DBTR_ACCT,
+    _CDTR,
+    _TX_AMT,
+) = range(21)
+_ENTRY_KINDS = {
+    "Amt": _AMT,
+    "CdtDbtInd": _CDT_DBT_IND,
+    "RvslInd": _RVSL_IND,
+    "Sts": _STS,
+    "BookgDt": _BOOKG_DT,
+    "ValDt": _VAL_DT,
+    "AcctSvcrRef": _ACCT_SVCR_REF,
+    "BkTxCd": _BK_TX_CD,
+    "NtryDtls": _NTRY_DTLS,
+}
+_TX_KINDS = {
+    "Refs": _REFS,
+    "AmtDtls": _AMT_DTLS,
+    "Amt": _AMT,
+    "CdtDbtInd": _CDT_DBT_IND,
+    "BkTxCd": _BK_TX_CD,
+    "RltdPties": _RLTD_PTIES,
+    "RmtInf": _RMT_INF,
+    "RtrInf": _RTR_INF,
+    # below TxDtls (placed by their parent)
+    "Ref": _REF,
+    "Ustrd": _USTRD,
+    "AcctSvcrRef": _ACCT_SVCR_REF,
+    "EndToEndId": _END_TO_END_ID,
+    "Dbtr": _DBTR,
+    "DbtrAcct": _DBTR_ACCT,
+    "Cdtr": _CDTR,
+    "TxAmt": _TX_AMT,
+}
+# Further tags read inside those children: attribute of ``_Parser.t`` → local name.
+_INNER = {
+    "acct_svcr_ref": "AcctSvcrRef",
+    "end_to_end_id": "EndToEndId",
+    "tx_amt": "TxAmt",
+    "amt": "Amt",
+    "dbtr": "Dbtr",
+    "dbtr_acct": "DbtrAcct",
+    "cdtr": "Cdtr",
+    "ustrd": "Ustrd",
+    "strd": "Strd",
+    "cdtr_ref_inf": "CdtrRefInf",
+    "ref": "Ref",
+    "id": "Id",
+    "iban": "IBAN",
+    "rsn": "Rsn",
+    "cd": "Cd",
+    "nm": "Nm",
+    "pty": "Pty",
+}
 
 Element = Any  # lxml.etree._Element; lxml ships no public type for it
 
@@ -146,7 +217,13 @@ class _Parser:
         self.fmt = fmt
         self.version = version
         self.q = _Names(namespace)
-        self.wanted = {self.q[name]: name for name in _WANTED}
+        self.entry_kinds = {self.q[name]: kind for name, kind in _ENTRY_KINDS.items()}
+        self.tx_kinds = {self.q[name]: kind for name, kind in _TX_KINDS.items()}
+        self.t = SimpleNamespace(**{attr: self.q[name] for attr, name in _INNER.items()})
+        self.domn, self.prtry = self.q["Domn"], self.q["Prtry"]
+        self.cents_cache: dict[str, int] = {}
+        self.dates: dict[str, date] = {}
+        self.tx_codes: dict[bytes, tuple[str | None, str | None]] = {}
         self.container_name = "Stmt" if fmt == "camt.053" else "Ntfctn"
         self.containers = 0
         self.current: _Container | None = None
@@ -199,7 +276,10 @@ class _Parser:
         return self.current
 
     def handle(self, el: Element) -> None:
-        """Dispatch one finished element, then free it if it was an Ntry or a container."""
+        """Dispatch one finished element, then free it if it was an Ntry or a container.
+
+        :func:`parse_camt` calls :meth:`entry` and :meth:`release` itself for ``Ntry``.
+        """
         q, tag = self.q, el.tag
         if tag == q["Ntry"]:
             self.entry(el)
@@ -214,13 +294,18 @@ class _Parser:
         elif tag == q["Acct"] and el.getparent().tag == q[self.container_name]:
             self.container().iban = _path_text(el, q["Id"], q["IBAN"])
         if tag == q["Ntry"] or tag == q[self.container_name]:
-            # Drop the element handled before this one; holding the parent proxy makes the
-            # next getparent() free instead of building a new proxy per entry.
-            previous, self.previous = self.previous, el
-            if previous is not None and previous.getnext() is el:
-                self.parent = el.getparent()
-                self.parent.remove(previous)
-            el.clear(keep_tail=True)
+            self.release(el)
+
+    def release(self, el: Element) -> None:
+        """Free a handled ``Ntry`` (or container) and drop the one handled before it.
+
+        The previous element is removed only when it is this one's direct predecessor, so
+        the container header (Acct, Bal, TxsSummry) stays until the container is done.
+        """
+        previous, self.previous = self.previous, el
+        if previous is not None and previous.getnext() is el:
+            el.getparent().remove(previous)
+        el.clear(keep_tail=True)
 
     def group_header(self, el: Element) -> None:
         q = self.q
@@ -246,114 +331,183 @@ class _Parser:
             cents = -cents
         container.balances[code] = (cents, self.date(kids.get(q["Dt"]), path, "Dt"), el)
 
-    # -- entries and transactions -------------------------------------------------------
+    # -- entries and transactions (the hot path) ----------------------------------------
 
     def entry(self, ntry: Element) -> None:
-        """Payments of one ``Ntry``: one per TxDtls, or the entry itself when it has none."""
-        container = self.container()
+        """Payments of one ``Ntry``: one per TxDtls, or the entry itself when it has none.
+
+        Reads the children at their schema positions (banking spec d) with one dict lookup
+        per child tag instead of a filtered walk of the whole subtree; values that fail the
+        inline fast checks go through the generic methods, which raise the messages.
+        """
+        container = self.current or self.container()
         self.entry_count += 1
         path = f"{container.prefix}Ntry[{container.entries + 1}]"
-        fields, txs, batches = self.collect(ntry)
-        amount_el = fields.get("Amt")
-        signed = self.amount(amount_el, path, "Amt", ntry)
-        indicator = self.indicator(fields.get("CdtDbtInd"), path, ntry)
+        amount_el = indicator_el = reversal_el = status = booking_el = value_el = None
+        archive_el = code_el = None
+        details: list[Element] = []
+        kinds = self.entry_kinds
+        for child in ntry:
+            kind = kinds.get(child.tag)
+            if kind is None:
+                continue
+            if kind == _NTRY_DTLS:
+                details.append(child)
+            elif kind == _AMT:
+                amount_el = child if amount_el is None else amount_el
+            elif kind == _CDT_DBT_IND:
+                indicator_el = child if indicator_el is None else indicator_el
+            elif kind == _STS:
+                status = child if status is None else status
+            elif kind == _BOOKG_DT:
+                booking_el = child if booking_el is None else booking_el
+            elif kind == _VAL_DT:
+                value_el = child if value_el is None else value_el
+            elif kind == _ACCT_SVCR_REF:
+                archive_el = child if archive_el is None else archive_el
+            elif kind == _BK_TX_CD:
+                code_el = child if code_el is None else code_el
+            elif kind == _RVSL_IND:
+                reversal_el = child if reversal_el is None else reversal_el
+        amount_text = None if amount_el is None else amount_el.text
+        signed = self.cents_cache.get(amount_text)  # type: ignore[arg-type]
+        if signed is None:
+            signed = self.amount(amount_el, path, "Amt", ntry)
+            self.cents_cache[amount_text] = signed  # type: ignore[index]
+        indicator = None if indicator_el is None else indicator_el.text
         if indicator == "DBIT":
             signed = -signed
-        status = fields.get("Sts")  # .02: <Sts>BOOK</Sts>, .08: <Sts><Cd>BOOK</Cd></Sts>
-        booked = (_text(status) or _path_text(status, self.q["Cd"])) == "BOOK"
+        elif indicator != "CRDT":
+            indicator = self.indicator(indicator_el, path, ntry)
+            if indicator == "DBIT":
+                signed = -signed
+        # .02: <Sts>BOOK</Sts>, .08: <Sts><Cd>BOOK</Cd></Sts>
+        booked = status is not None and (
+            (_text(status) or _path_text(status, self.q["Cd"])) == "BOOK"
+        )
         container.add_entry(signed, booked)
         if not booked:
             return
-        booking = self.date(fields.get("BookgDt"), path, "BookgDt")
+        booking = self.day(booking_el, path, "BookgDt")
         if booking is None:
             raise self.error(ntry, path, "BookgDt", "booking date missing")
-        tx_code, tx_prtry = self.bank_tx_code(fields.get("BkTxCd"))
-        entry = {
-            "entry_archive_id": _text(fields.get("AcctSvcrRef")),
-            "account_iban": container.iban,
-            "booking_date": booking,
-            "value_date": self.date(fields.get("ValDt"), path, "ValDt"),
-            "entry_amount_cents": signed,
-            "credit_debit": indicator,
-            "currency": amount_el.get("Ccy") or "EUR",
-            "reversal": _text(fields.get("RvslInd")) in ("true", "1"),
-            "bank_tx_code": tx_code,
-            "bank_tx_prtry": tx_prtry,
-            "name_source": None,
-            "channel": None,
-        }
+        tx_code, tx_prtry = (None, None) if code_el is None else self.bank_tx_code(code_el)
+        currency = amount_el.get("Ccy") or "EUR"
+        entry_archive_id = None if archive_el is None else _text(archive_el)
+        account_iban = container.iban
+        value_date = None if value_el is None else self.day(value_el, path, "ValDt")
+        reversal = reversal_el is not None and _text(reversal_el) in ("true", "1")
+        if not details:
+            self.payments.append(
+                self.bare_entry(
+                    entry_archive_id,
+                    account_iban,
+                    booking,
+                    value_date,
+                    signed,
+                    indicator,
+                    currency,
+                    reversal,
+                    tx_code,
+                    tx_prtry,
+                    ntry,
+                    path,
+                )
+            )
+            return
+        txs: list[tuple[int, int, Element]] = []
+        batches: dict[int, Element] = {}
+        txdtls, btch = self.q["TxDtls"], self.q["Btch"]
+        for number, dtls in enumerate(details, start=1):
+            index = 0
+            for child in dtls:
+                tag = child.tag
+                if tag == txdtls:
+                    index += 1
+                    txs.append((number, index, child))
+                elif tag == btch and number not in batches:
+                    batches[number] = child
         if not txs:
-            self.payments.append(self.bare_entry(entry, ntry, path))
+            self.payments.append(
+                self.bare_entry(
+                    entry_archive_id,
+                    account_iban,
+                    booking,
+                    value_date,
+                    signed,
+                    indicator,
+                    currency,
+                    reversal,
+                    tx_code,
+                    tx_prtry,
+                    ntry,
+                    path,
+                )
+            )
             return
         batched = len(txs) > 1 or bool(batches)
+        only_amount = signed if len(txs) == 1 else None
         amounts: dict[int, list[int]] = {}
-        for found in txs:
-            details, index = found["#"]
-            tx_path = f"{_details_path(path, details)}/TxDtls[{index}]"
-            payment = self.transaction(
-                found, tx_path, entry, signed if len(txs) == 1 else None, batched
-            )
-            amounts.setdefault(details, []).append(payment.amount_cents)
+        shared = (
+            entry_archive_id,
+            account_iban,
+            booking,
+            value_date,
+            signed,
+            indicator,
+            currency,
+            reversal,
+            tx_code,
+            tx_prtry,
+        )
+        several = len(txs) > 1 and entry_archive_id is not None
+        for position, (number, index, tx) in enumerate(txs, start=1):
+            tx_path = f"{_details_path(path, number)}/TxDtls[{index}]"
+            # TxDtls of a several-transaction entry without their own Refs/AcctSvcrRef get
+            # "<entry archive id>/<n>" (n = 1-based TxDtls position in the entry): the
+            # importer de-duplicates on archive id and would otherwise keep only the first.
+            fallback = f"{entry_archive_id}/{position}" if several else entry_archive_id
+            payment = self.transaction(tx, tx_path, shared, only_amount, batched, fallback)
+            amounts.setdefault(number, []).append(payment.amount_cents)
             self.payments.append(payment)
-        for details, batch in batches.items():
-            self.check_batch(
-                batch, amounts.get(details, []), f"{_details_path(path, details)}/Btch"
-            )
+        for number, batch in batches.items():
+            self.check_batch(batch, amounts.get(number, []), f"{_details_path(path, number)}/Btch")
 
-    def collect(
-        self, ntry: Element
-    ) -> tuple[dict[str, Element], list[dict[str, Any]], dict[int, Element]]:
-        """Sort the wanted elements of an entry in one pre-order pass.
+    def day(self, el: Element, path: str, field: str) -> date | None:
+        """:meth:`date` with a per-file cache: 100,000 entries carry a handful of dates."""
+        first = el[0] if len(el) else None
+        text = None if first is None else first.text
+        value = self.dates.get(text)  # type: ignore[arg-type]
+        if value is None:
+            value = self.date(el, path, field)
+            if value is not None and text is not None:
+                self.dates[text] = value
+        return value
 
-        lxml's C iterator (filtering the wanted tags) is several times cheaper than walking
-        children from Python, and this is the parser's hottest loop. Returns the entry-level
-        elements by local name, one dict per TxDtls (``""``: the element, ``"#"``: its
-        NtryDtls and TxDtls numbers) and the ``Btch`` per NtryDtls number. Names whose
-        meaning depends on the parent (``Amt``, ``CdtDbtInd``, ``Ref``) are checked against it.
-        """
-        wanted, q = self.wanted, self.q
-        fields: dict[str, Any] = {}
-        txs: list[dict[str, Any]] = []
-        batches: dict[int, Element] = {}
-        target, owner, details, index = fields, ntry, 0, 0
-        for el in ntry.iter(*wanted):
-            name = wanted[el.tag]
-            if name == "NtryDtls":
-                target, owner, details, index = {}, None, details + 1, 0
-            elif name == "TxDtls":
-                index += 1
-                target = {"": el, "#": (details, index), "Ref": [], "Ustrd": []}
-                owner = el
-                txs.append(target)
-            elif name == "Btch":
-                batches[details] = el
-            elif name == "Amt" or name == "CdtDbtInd":
-                parent = el.getparent()
-                if parent is owner:
-                    target.setdefault(name, el)
-                elif name == "Amt" and "" in target and parent.tag == q["TxAmt"]:
-                    target.setdefault("TxAmt", el)  # .02 AmtDtls/TxAmt/Amt, never InstdAmt
-            elif name == "Ref" or name == "Ustrd":
-                if "" in target and (name == "Ustrd" or el.getparent().tag == q["CdtrRefInf"]):
-                    target[name].append(el)
-            else:
-                target.setdefault(name, el)
-        return fields, txs, batches
-
-    def bank_tx_code(self, el: Element | None) -> tuple[str | None, str | None]:
+    def bank_tx_code(self, el: Element) -> tuple[str | None, str | None]:
         """``Domn/Cd/Fmly/Cd/SubFmlyCd`` joined as PMNT/RCDT/ESCT, and ``Prtry/Cd`` (e.g. 705).
 
-        Reads by position: the schema fixes ``Cd`` first and ``Fmly`` second, and this runs
-        for every entry.
+        Every entry and transaction carries one and a file uses a handful, so the result is
+        cached per serialised element (one C call, exact for any structure).
         """
+        key = etree.tostring(el, with_tail=False)
+        found = self.tx_codes.get(key)
+        if found is None:
+            found = self.tx_codes[key] = self.read_bank_tx_code(el)
+        return found
+
+    def read_bank_tx_code(self, el: Element) -> tuple[str | None, str | None]:
+        """:meth:`bank_tx_code` uncached; reads by position as the schema fixes ``Cd`` first
+        and ``Fmly`` second."""
         code = proprietary = None
-        for part in () if el is None else el:
-            if part.tag == self.q["Domn"] and len(part):
+        for part in el:
+            tag = part.tag
+            if tag == self.domn and len(part):
                 codes = [_text(part[0])]
                 if len(part) > 1:
                     codes += [_text(sub) for sub in part[1]]
                 code = "/".join(filter(None, codes)) or None
-            elif part.tag == self.q["Prtry"] and len(part):
+            elif tag == self.prtry and len(part):
                 proprietary = _text(part[0])
         return code, proprietary
 
@@ -385,13 +539,34 @@ class _Parser:
                     f"says {format_amount(stated)}, TxDtls add up to {format_amount(computed)}",
                 )
 
-    def bare_entry(self, entry: dict[str, Any], ntry: Element, path: str) -> BankPayment:
+    def bare_entry(
+        self,
+        entry_archive_id: str | None,
+        account_iban: str | None,
+        booking: date,
+        value_date: date | None,
+        signed: int,
+        indicator: str,
+        currency: str,
+        reversal: bool,
+        tx_code: str | None,
+        tx_prtry: str | None,
+        ntry: Element,
+        path: str,
+    ) -> BankPayment:
         """An entry that lists no TxDtls is itself the payment (no reference, no payer)."""
         return build_payment(
             {
-                **entry,
-                "archive_id": entry["entry_archive_id"],
-                "amount_cents": entry["entry_amount_cents"],
+                "archive_id": entry_archive_id,
+                "entry_archive_id": entry_archive_id,
+                "account_iban": account_iban,
+                "booking_date": booking,
+                "value_date": value_date,
+                "amount_cents": signed,
+                "entry_amount_cents": signed,
+                "currency": currency,
+                "credit_debit": indicator,
+                "reversal": reversal,
                 "reference": None,
                 "references": (),
                 "reference_kind": "none",
@@ -403,7 +578,11 @@ class _Parser:
                 "message": None,
                 "end_to_end_id": None,
                 "batched_entry": False,
+                "bank_tx_code": tx_code,
+                "bank_tx_prtry": tx_prtry,
                 "return_reason": None,
+                "name_source": None,
+                "channel": None,
                 "line": ntry.sourceline,
                 "element": path,
             }
@@ -411,23 +590,100 @@ class _Parser:
 
     def transaction(
         self,
-        found: dict[str, Any],
+        tx: Element,
         path: str,
-        entry: dict[str, Any],
+        shared: tuple[Any, ...],
         only_amount: int | None,
         batched: bool,
+        fallback_archive_id: str | None,
     ) -> BankPayment:
-        """One payment per TxDtls; its own amount, archive id and code win over the entry's."""
-        q, tx = self.q, found[""]
-        # .08: TxDtls/Amt; .02: AmtDtls/TxAmt/Amt (collected as "TxAmt").
-        amount_el = found.get("Amt")
-        if amount_el is None:
-            amount_el = found.get("TxAmt")
-        indicator, currency = entry["credit_debit"], entry["currency"]
+        """One payment per TxDtls; its own amount, archive id and code win over the entry's.
+
+        Children are read at their schema positions: ``Refs/AcctSvcrRef``, ``Refs/EndToEndId``,
+        ``Amt`` + ``CdtDbtInd`` (.08) or ``AmtDtls/TxAmt/Amt`` (.02, never ``InstdAmt``),
+        ``BkTxCd``, ``RltdPties/Dbtr|DbtrAcct|Cdtr``, ``RmtInf/Ustrd`` and
+        ``RmtInf/Strd/CdtrRefInf/Ref``, ``RtrInf/Rsn/Cd``.
+        """
+        (
+            entry_archive_id,
+            account_iban,
+            booking,
+            value_date,
+            entry_cents,
+            indicator,
+            currency,
+            reversal,
+            entry_code,
+            entry_prtry,
+        ) = shared
+        t = self.t
+        archive_el = e2e_el = amt_el = tx_amt_el = indicator_el = code_el = None
+        dbtr_el = dbtr_acct_el = cdtr_el = rtr_el = None
+        ref_els: list[Element] = []
+        ustrd_els: list[Element] = []
+        refs_el = amt_dtls_el = tx_amt_parent = parties_el = rmt_el = None
+        kinds = self.tx_kinds
+        # One pre-order pass in C (``iter``) instead of a Python walk per level: each child
+        # is placed by comparing its parent with the container proxies kept from this pass.
+        for el in tx.iter():
+            kind = kinds.get(el.tag)
+            if kind is None:
+                continue
+            parent = el.getparent()
+            if parent is tx:
+                if kind == _REFS:
+                    refs_el = el if refs_el is None else refs_el
+                elif kind == _AMT_DTLS:
+                    amt_dtls_el = el if amt_dtls_el is None else amt_dtls_el
+                elif kind == _RLTD_PTIES:
+                    parties_el = el if parties_el is None else parties_el
+                elif kind == _RMT_INF:
+                    rmt_el = el if rmt_el is None else rmt_el
+                elif kind == _AMT:
+                    amt_el = el if amt_el is None else amt_el
+                elif kind == _CDT_DBT_IND:
+                    indicator_el = el if indicator_el is None else indicator_el
+                elif kind == _BK_TX_CD:
+                    code_el = el if code_el is None else code_el
+                elif kind == _RTR_INF:
+                    rtr_el = el if rtr_el is None else rtr_el
+            elif parent is None:
+                continue
+            elif kind == _REF:
+                if parent.tag == t.cdtr_ref_inf and parent.getparent().getparent() is rmt_el:
+                    ref_els.append(el)
+            elif kind == _USTRD:
+                if parent is rmt_el:
+                    ustrd_els.append(el)
+            elif parent is refs_el:
+                if kind == _ACCT_SVCR_REF:
+                    archive_el = el if archive_el is None else archive_el
+                elif kind == _END_TO_END_ID:
+                    e2e_el = el if e2e_el is None else e2e_el
+            elif parent is parties_el:
+                if kind == _DBTR:
+                    dbtr_el = el if dbtr_el is None else dbtr_el
+                elif kind == _DBTR_ACCT:
+                    dbtr_acct_el = el if dbtr_acct_el is None else dbtr_acct_el
+                elif kind == _CDTR:
+                    cdtr_el = el if cdtr_el is None else cdtr_el
+            elif kind == _TX_AMT:
+                if parent is amt_dtls_el and tx_amt_parent is None:
+                    tx_amt_parent = el
+            elif kind == _AMT and parent is tx_amt_parent and tx_amt_el is None:
+                tx_amt_el = el
+        # .08: TxDtls/Amt; .02: AmtDtls/TxAmt/Amt.
+        amount_el = tx_amt_el if amt_el is None else amt_el
         if amount_el is not None:
-            signed = self.amount(amount_el, path, "amount", tx)
-            if "CdtDbtInd" in found:
-                indicator = self.indicator(found["CdtDbtInd"], path, tx)
+            amount_text = amount_el.text
+            signed = self.cents_cache.get(amount_text)  # type: ignore[arg-type]
+            if signed is None:
+                signed = self.amount(amount_el, path, "amount", tx)
+                self.cents_cache[amount_text] = signed  # type: ignore[index]
+            if indicator_el is not None:
+                indicator = indicator_el.text
+                if indicator != "CRDT" and indicator != "DBIT":
+                    indicator = self.indicator(indicator_el, path, tx)
             if indicator == "DBIT":
                 signed = -signed
             currency = amount_el.get("Ccy") or currency
@@ -435,42 +691,67 @@ class _Parser:
             signed = only_amount
         else:
             raise self.error(tx, path, "amount", "amount missing in a TxDtls of a batch")
-        references = tuple(ref for el in found["Ref"] if (ref := _text(el)))
-        reference, (kind, valid, national) = _pick_reference(references)
-        messages = [text for el in found["Ustrd"] if (text := _text(el))]
-        own_code, own_prtry = self.bank_tx_code(found.get("BkTxCd"))
+        if ref_els:
+            references = tuple(ref for el in ref_els if (ref := _text(el)))
+            if len(references) == 1:
+                reference = references[0]
+                kind_, valid, national = classify_reference(reference)
+            else:
+                reference, (kind_, valid, national) = _pick_reference(references)
+        else:
+            references, reference, kind_, valid, national = (), None, "none", None, None
+        if ustrd_els:
+            message = " ".join([text for el in ustrd_els if (text := _text(el))]) or None
+        else:
+            message = None
+        if code_el is None:
+            tx_code, tx_prtry = entry_code, entry_prtry
+        else:
+            tx_code, tx_prtry = self.bank_tx_code(code_el)
+            tx_code, tx_prtry = tx_code or entry_code, tx_prtry or entry_prtry
+        archive_id = None if archive_el is None else _text(archive_el)
         return build_payment(
             {
-                **entry,
-                "archive_id": _text(found.get("AcctSvcrRef")) or entry["entry_archive_id"],
+                "archive_id": archive_id or fallback_archive_id,
+                "entry_archive_id": entry_archive_id,
+                "account_iban": account_iban,
+                "booking_date": booking,
+                "value_date": value_date,
                 "amount_cents": signed,
-                "credit_debit": indicator,
+                "entry_amount_cents": entry_cents,
                 "currency": currency,
+                "credit_debit": indicator,
+                "reversal": reversal,
                 "reference": reference,
                 "references": references,
-                "reference_kind": kind,
+                "reference_kind": kind_,
                 "reference_valid": valid,
                 "national_reference": national,
-                "payer_name": self.party_name(found.get("Dbtr")),
-                "payer_iban": _path_text(found.get("DbtrAcct"), q["Id"], q["IBAN"]),
-                "creditor_name": self.party_name(found.get("Cdtr")),
-                "message": " ".join(messages) or None,
-                "end_to_end_id": _text(found.get("EndToEndId")),
+                "payer_name": None if dbtr_el is None else self.party_name(dbtr_el),
+                "payer_iban": (
+                    None if dbtr_acct_el is None else _path_text(dbtr_acct_el, t.id, t.iban)
+                ),
+                "creditor_name": None if cdtr_el is None else self.party_name(cdtr_el),
+                "message": message,
+                "end_to_end_id": None if e2e_el is None else _text(e2e_el),
                 "batched_entry": batched,
-                "bank_tx_code": own_code or entry["bank_tx_code"],
-                "bank_tx_prtry": own_prtry or entry["bank_tx_prtry"],
-                "return_reason": _path_text(found.get("RtrInf"), q["Rsn"], q["Cd"]),
+                "bank_tx_code": tx_code,
+                "bank_tx_prtry": tx_prtry,
+                "return_reason": None if rtr_el is None else _path_text(rtr_el, t.rsn, t.cd),
+                "name_source": None,
+                "channel": None,
                 "line": tx.sourceline,
                 "element": path,
             }
         )
 
-    def party_name(self, el: Element | None) -> str | None:
+    def party_name(self, el: Element) -> str | None:
         """``Nm`` (.02) or ``Pty/Nm`` (.08) of a Dbtr/Cdtr element."""
-        for child in () if el is None else el:
-            if child.tag == self.q["Nm"]:
+        for child in el:
+            tag = child.tag
+            if tag == self.t.nm:
                 return _text(child)
-            if child.tag == self.q["Pty"]:
+            if tag == self.t.pty:
                 return self.party_name(child)
         return None
 
@@ -596,10 +877,19 @@ def _detect(data: bytes) -> tuple[str, str, str]:
 def parse_camt(data: bytes) -> ParsedFile:
     """Parse and verify a camt.053/.054 file; raise :class:`BankFileError` on any defect.
 
-    Only BOOK entries become payments; batched entries give one payment per TxDtls.
-    Verified when present: well-formedness, TxsSummry counts and sums, ``Btch`` count and
-    total, and for statements OPBD + booked credits − booked debits = CLBD.
+    Only BOOK entries become payments; batched entries give one payment per TxDtls. A
+    TxDtls without its own ``Refs/AcctSvcrRef`` in an entry with several TxDtls gets the
+    archive id ``"<entry AcctSvcrRef>/<n>"`` (n = its 1-based position among the entry's
+    TxDtls), so that de-duplication on archive id keeps every payment of the batch and a
+    re-imported file still yields the same ids. Verified when present: well-formedness,
+    TxsSummry counts and sums, ``Btch`` count and total, and for statements
+    OPBD + booked credits − booked debits = CLBD.
     """
+    with gc_paused():
+        return _parse_camt(data)
+
+
+def _parse_camt(data: bytes) -> ParsedFile:
     fmt, version, namespace = _detect(data)
     parser = _Parser(fmt, version, namespace)
     names = ("Ntry", parser.container_name, "GrpHdr", "Acct", "Bal", "TxsSummry")
@@ -614,9 +904,14 @@ def parse_camt(data: bytes) -> ParsedFile:
         remove_blank_text=True,
         huge_tree=True,
     )
+    ntry, entry, release, handle = parser.q["Ntry"], parser.entry, parser.release, parser.handle
     try:
         for _, el in events:
-            parser.handle(el)
+            if el.tag == ntry:
+                entry(el)
+                release(el)
+            else:
+                handle(el)
     except etree.XMLSyntaxError as exc:
         raise BankFileError(
             f"not well-formed XML: {exc.msg}", format=fmt, line=exc.lineno

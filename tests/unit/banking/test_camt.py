@@ -290,7 +290,8 @@ def test_batch_without_per_tx_refs_several_strd_and_ustrd() -> None:
     )
     xml = camt054(entry(f"<NtryDtls>{tx1}{tx2}</NtryDtls>"))
     first, second = parse_camt(xml).payments
-    assert (first.archive_id, second.archive_id) == ("TX1", "ENTRY1")
+    assert (first.archive_id, second.archive_id) == ("TX1", "ENTRY1/2")
+    assert (first.entry_archive_id, second.entry_archive_id) == ("ENTRY1", "ENTRY1")
     assert first.references == ("12345", make_rf(national))
     assert (first.reference, first.national_reference) == (make_rf(national), national)
     assert first.message == "Jäsenmaksu 2026"
@@ -298,6 +299,26 @@ def test_batch_without_per_tx_refs_several_strd_and_ustrd() -> None:
     assert (second.payer_name, second.payer_iban) == ("Salo Sari", "FI4950009420028730")
     assert first.batched_entry and second.batched_entry
     assert parse_camt(xml).created.isoformat() == "2026-11-27T06:15:00+02:00"
+
+
+def test_batch_transactions_without_own_archive_id_get_unique_derived_ids() -> None:
+    """The importer de-duplicates on archive id: one shared id would drop all but one."""
+    tx = '<TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">{}</Amt></TxAmt></AmtDtls></TxDtls>'
+    batch = "<Btch><NbOfTxs>3</NbOfTxs></Btch>"
+    body = f"<NtryDtls>{batch}{tx.format('3.00')}{tx.format('3.00')}{tx.format('4.00')}</NtryDtls>"
+    xml = camt054(entry(body))
+    payments = parse_camt(xml).payments
+    assert [p.archive_id for p in payments] == ["ENTRY1/1", "ENTRY1/2", "ENTRY1/3"]
+    assert {p.entry_archive_id for p in payments} == {"ENTRY1"}
+    assert [p.amount_cents for p in payments] == [300, 300, 400]
+    assert [p.archive_id for p in parse_camt(xml).payments] == ["ENTRY1/1", "ENTRY1/2", "ENTRY1/3"]
+    # Numbered across the entry's NtryDtls; a single TxDtls keeps the entry's id as is.
+    two = f"<NtryDtls>{tx.format('3.00')}</NtryDtls><NtryDtls>{tx.format('7.00')}</NtryDtls>"
+    first, second = parse_camt(camt054(entry(two))).payments
+    assert (first.archive_id, second.archive_id) == ("ENTRY1/1", "ENTRY1/2")
+    assert second.element == "Ntry[1]/NtryDtls[2]/TxDtls[1]"
+    [single] = parse_camt(camt054(entry(f"<NtryDtls>{tx.format('10.00')}</NtryDtls>"))).payments
+    assert single.archive_id == "ENTRY1"
 
 
 def test_reversal_of_a_debit_is_a_positive_correction() -> None:

@@ -231,3 +231,19 @@ def test_large_generated_file() -> None:
     assert parsed.totals.net_cents == credit - corrections
     assert all(p.reference_valid for p in parsed.payments)
     assert len({p.archive_id for p in parsed.payments}) == 20_000
+
+
+def test_inline_payment_path_matches_field_by_field_path() -> None:
+    """parse_ktl reads valid records inline; the checked per-field path must agree."""
+    from membook_app.banking import ktl
+    from membook_app.banking.statement import build_payment
+
+    data, _, _ = make_ktl(500)
+    records = data.decode("latin-1").split("\r\n")
+    dates, ibans = ktl._Dates(), {}
+    parsed = parse_ktl(data)
+    for payment in parsed.payments:
+        record = records[payment.line - 1]
+        expected = build_payment(ktl._payment(record, payment.line, dates, ibans, False))
+        assert payment == expected
+        assert payment.__dict__ == expected.__dict__
