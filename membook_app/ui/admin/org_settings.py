@@ -102,10 +102,16 @@ class SettingsState(StaffState):
             self.usage_rows = [UsageView(x.fi, x.en, x.text(), x.full) for x in plan.lines]
             self.retention_years = "" if org.retention_years is None else str(org.retention_years)
             self.retention_enabled = org.retention_enabled
+        self._load_fields()
+
+    def _load_fields(self) -> None:
+        """Only the field definitions (after a field change; the dry run stays on screen)."""
+        self.field_errors, self.edit_id = {}, 0
+        with session_scope() as session:
             self.fields = [
-                FieldView(f.id, f.key, f.label, f.kind, ", ".join(f.choices or []),  # type: ignore[arg-type]
-                          f.required, f.visible_to_member)
-                for f in cf.list_fields(session, org.id)]  # type: ignore[arg-type]
+                FieldView(f.id, f.key, f.label, " / ".join(cf.KIND_LABELS.get(f.kind, (f.kind,))),  # type: ignore[arg-type]
+                          ", ".join(f.choices or []), f.required, f.visible_to_member)
+                for f in cf.list_fields(session, int(self.org_id))]
 
     @rx.event
     @guarded("staff")
@@ -172,7 +178,7 @@ class SettingsState(StaffState):
         except FormErrors as exc:
             self.field_errors = {k: str(e) for k, e in exc.errors.items()}
             return
-        self._load()
+        self._load_fields()
 
     @rx.event
     @guarded("staff")
@@ -189,7 +195,7 @@ class SettingsState(StaffState):
             field = cf.get_field(session, field_id)
             cf.update_field(session, current_actor(), field_id,
                             {flag: not getattr(field, flag)})
-        self._load()
+        self._load_fields()
 
     @rx.event
     @guarded("staff")
@@ -207,17 +213,16 @@ class SettingsState(StaffState):
     @guarded("staff")
     def save_edit(self, form: dict[str, str]) -> None:
         """Rename a field or change a choice field's options."""
-        changes: dict[str, object] = {"label": form.get("label", "")}
-        kind = next((f.kind for f in self.fields if f.id == self.edit_id), "")
-        if kind == "choice":
-            changes["choices"] = form.get("choices", "")
+        # Choices are ignored for other kinds by the service.
+        changes: dict[str, object] = {"label": form.get("label", ""),
+                                      "choices": form.get("choices", "")}
         try:
             with session_scope() as session:
                 cf.update_field(session, current_actor(), self.edit_id, changes)
         except FormErrors as exc:
             self.field_errors = {k: str(e) for k, e in exc.errors.items()}
             return
-        self._load()
+        self._load_fields()
 
     @rx.event
     @guarded("staff")
@@ -225,7 +230,7 @@ class SettingsState(StaffState):
         """Remove a field and every value of it (audited)."""
         with session_scope() as session:
             cf.delete_field(session, current_actor(), int(field_id))
-        self._load()
+        self._load_fields()
 
 
 def _usage_row(u: UsageView) -> rx.Component:
