@@ -75,7 +75,7 @@ class Invoice(SQLModel, table=True):
     run_id: int | None = Field(default=None, foreign_key="invoicerun.id", index=True)
     period: str | None = Field(default=None, max_length=20)
     kind: str = Field(default="invoice", max_length=20)
-    credited_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    credited_invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
     # Run invoices get "<org>:<membership>:<period>" so a repeated run creates nothing.
     dedupe_key: str | None = Field(default=None, max_length=80, unique=True)
     reference: str = Field(max_length=20, unique=True)

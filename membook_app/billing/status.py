@@ -13,76 +13,60 @@ from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from models import Allocation, Invoice
+from models import Invoice
 
 CHUNK = 5000
 
 
-def derive_status(total: int, paid: int, credited: int, due: date, today: date) -> str:
-    """The status rule, in one place.
-
-    credited: credit notes cover the whole amount; paid: allocations cover what
-    is left; partly_paid: something but not all; overdue: nothing or part
-    paid and the due date has passed; otherwise open.
-    """
-    payable = total - credited
-    if total > 0 and credited >= total:
-        return "credited"
-    if paid >= payable:
-        return "paid"
-    if due < today:
-        return "overdue"
-    if paid > 0:
-        return "partly_paid"
-    return "open"
+# The status rule, in one place (SQL, so it runs set-based where the rows are):
+# credited: credit notes cover the whole amount; paid: allocations cover what is
+# left; overdue: not all paid and the due date has passed; partly_paid: something
+# but not all; otherwise open. A credit note itself is always "credited".
+_STATUS_CASE = """
+CASE WHEN kind = 'credit_note' THEN 'credited'
+     WHEN total_cents > 0 AND credited_cents >= total_cents THEN 'credited'
+     WHEN paid_cents >= total_cents - credited_cents THEN 'paid'
+     WHEN due_date < :today THEN 'overdue'
+     WHEN paid_cents > 0 THEN 'partly_paid'
+     ELSE 'open' END"""
 
 
 def refresh_invoices(session: Session, invoice_ids: Iterable[int],
                      today: date | None = None) -> None:
-    """Recompute paid/credited/status of these invoices from allocations and credit notes."""
+    """Recompute paid/credited/status of these invoices from allocations and credit notes.
+
+    Three set-based UPDATEs per chunk of ids (sums by correlated subqueries on
+    indexed columns, then the status CASE), whatever the number of invoices.
+    """
     today = today or date.today()
     ids = sorted(set(invoice_ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        paid = dict(session.execute(
-            sa.select(Allocation.invoice_id,
-                      sa.func.coalesce(sa.func.sum(Allocation.amount_cents), 0))
-            .where(col(Allocation.invoice_id).in_(chunk))
-            .group_by(Allocation.invoice_id)
-        ).all())
-        credited = dict(session.execute(
-            sa.select(Invoice.credited_invoice_id,
-                      sa.func.coalesce(-sa.func.sum(Invoice.total_cents), 0))
-            .where(col(Invoice.credited_invoice_id).in_(chunk), Invoice.kind == "credit_note")
-            .group_by(Invoice.credited_invoice_id)
-        ).all())
-        rows = session.execute(
-            sa.select(Invoice.id, Invoice.kind, Invoice.total_cents, Invoice.due_date,
-                      Invoice.paid_cents, Invoice.credited_cents, Invoice.status)
-            .where(col(Invoice.id).in_(chunk))
-        ).all()
-        updates = []
-        for invoice_id, kind, total, due, old_paid, old_credited, old_status in rows:
-            new_paid = int(paid.get(invoice_id, 0))
-            new_credited = int(credited.get(invoice_id, 0))
-            if kind == "credit_note":
-                new_status = "credited"
-            else:
-                new_status = derive_status(total, new_paid, new_credited, due, today)
-            if (new_paid, new_credited, new_status) != (old_paid, old_credited, old_status):
-                updates.append({"b_id": invoice_id, "b_paid": new_paid,
-                                "b_credited": new_credited, "b_status": new_status})
-        if updates:
-            session.execute(
-                sa.update(Invoice.__table__)  # type: ignore[arg-type]
-                .where(Invoice.__table__.c.id == sa.bindparam("b_id"))  # type: ignore[attr-defined]
-                .values(paid_cents=sa.bindparam("b_paid"),
-                        credited_cents=sa.bindparam("b_credited"),
-                        status=sa.bindparam("b_status")),
-                updates,
-            )
+        params = {"ids": chunk, "today": today}
+        in_chunk = sa.bindparam("ids", expanding=True)
+        session.execute(sa.text(
+            "UPDATE invoice SET paid_cents = COALESCE((SELECT SUM(a.amount_cents) "
+            "FROM allocation a WHERE a.invoice_id = invoice.id), 0) WHERE id IN :ids"
+        ).bindparams(in_chunk), params)
+        session.execute(sa.text(
+            "UPDATE invoice SET credited_cents = COALESCE((SELECT -SUM(c.total_cents) "
+            "FROM invoice c WHERE c.credited_invoice_id = invoice.id "
+            "AND c.kind = 'credit_note'), 0) WHERE id IN :ids"
+        ).bindparams(in_chunk), params)
+        session.execute(sa.text(
+            f"UPDATE invoice SET status = {_STATUS_CASE} WHERE id IN :ids"
+        ).bindparams(in_chunk), params)
+        _reload_loaded(session, set(chunk))
+
+
+def _reload_loaded(session: Session, ids: set[int]) -> None:
+    """Invoices already loaded in this session see the new values (reloaded now, so they
+    stay readable after the session closes)."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Invoice) and obj.id in ids:
+            session.refresh(obj, attribute_names=["paid_cents", "credited_cents", "status"])
 
 
 def refresh_overdue(session: Session, today: date | None = None) -> int:
