@@ -623,9 +623,10 @@ class _Parser:
         ustrd_els: list[Element] = []
         refs_el = amt_dtls_el = tx_amt_parent = parties_el = rmt_el = None
         kinds = self.tx_kinds
-        # One pre-order pass in C (``iter``) instead of a Python walk per level: each child
-        # is placed by comparing its parent with the container proxies kept from this pass.
-        for el in tx.iter():
+        # One pre-order pass in C (``iter`` filtering the tags read) instead of a Python walk
+        # per level: each element is placed by comparing its parent with the container
+        # proxies kept from this pass.
+        for el in tx.iter(*kinds):
             kind = kinds.get(el.tag)
             if kind is None:
                 continue
