@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from faker import Faker
@@ -20,7 +20,15 @@ from membook_app.billing.fees import set_fee
 from membook_app.billing.runs import commit_run
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
-from models import Membership, MembershipType, Organization, Person, User, utcnow
+from models import (
+    Membership,
+    MembershipStatusChange,
+    MembershipType,
+    Organization,
+    Person,
+    User,
+    utcnow,
+)
 
 DEMO_PASSWORD = "membook-demo"
 # (type name, shared category, priced once per household)
@@ -167,6 +175,16 @@ def seed_demo(session: Session, people: int = 2000, seed: int = 2026) -> dict[st
                 "created_at": now,
             })
     session.execute(sa.insert(Membership), membership_rows)
+    # Status history as add_membership/end_membership would have written it.
+    history = []
+    for mid, status, start, end in session.execute(sa.select(
+            Membership.id, Membership.status, Membership.start_date, Membership.end_date)):
+        history.append({"membership_id": mid, "from_status": None, "to_status": "active",
+                        "reason": "demo", "at": datetime.combine(start, time(12), UTC)})
+        if status != "active":
+            history.append({"membership_id": mid, "from_status": "active", "to_status": status,
+                            "reason": "demo", "at": datetime.combine(end, time(12), UTC)})
+    session.execute(sa.insert(MembershipStatusChange), history)
 
     password = hash_password(DEMO_PASSWORD)
     op = get_or_create_user(session, None, OPERATOR, display_name="Olli Operaattori",
