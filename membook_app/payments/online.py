@@ -182,7 +182,7 @@ def _book(session: Session, attempt: PaytrailAttempt, params: CallbackParams) ->
         value_date=_today(), amount_cents=params.amount, reference=invoice.reference,
         national_reference=invoice.reference,
         payer_name=f"{payer.first_name} {payer.last_name}" if payer else None,
-        message=f"Paytrail {params.provider or ''}".strip(), status="allocated",
+        message=f"Paytrail {params.provider or ''}".strip(), status="matched",
         match_rule="paytrail",
     )
     try:
@@ -192,6 +192,9 @@ def _book(session: Session, attempt: PaytrailAttempt, params: CallbackParams) ->
     except IntegrityError:
         return None
     to_invoice = min(params.amount, open_amount(invoice))
+    if to_invoice < params.amount:  # the same statuses as bank payments (matching.py)
+        payment.status = "overpaid" if to_invoice > 0 else "credit"
+        session.add(payment)
     if to_invoice > 0:
         session.add(Allocation(payment_id=payment.id, invoice_id=invoice.id,  # type: ignore[arg-type]
                                amount_cents=to_invoice, kind="invoice", rule="paytrail"))

@@ -66,3 +66,13 @@ def test_member_pays_online_and_sees_it_paid(server: dict[str, str], page: Page)
             "WHERE i.reference = :r"), {"r": reference}).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [("paytrail", 3500)]
+
+    # The club's admin sees the payment among the club's payments.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _sign_in(page, base, "helsinki.admin@membook.example")
+    expect(page).to_have_url(f"{base}/admin", timeout=60_000)
+    page.goto(f"{base}/admin/payments")
+    row = page.locator("#payments-table tr", has_text=reference)
+    expect(row).to_contain_text("Paytrail")
+    expect(row).to_contain_text("35,00")
+    shot(page, "admin-sees-paytrail-payment")

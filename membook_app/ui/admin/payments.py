@@ -29,6 +29,7 @@ STATUSES = {
     "credit": "saldolle / to credit", "unmatched": "kohdistamatta / unmatched",
     "reversal": "oikaisu / correction", "reversed": "oikaistu / reversed",
     "refund": "palautettava / to refund", "outgoing": "lähtevä / outgoing",
+    "psp_settlement": "Paytrail-tilitys / Paytrail payout",
 }
 SOURCES = {"bank": "pankki / bank", "paytrail": "Paytrail", "manual": "käsin / manual"}
 
