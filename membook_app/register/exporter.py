@@ -137,13 +137,11 @@ def _conditions(session: Session, actor: Actor | None,
                 query: RegisterQuery) -> list[sa.ColumnElement[bool]]:
     # The register table's own filter builder, so exports always match what the table shows
     # (including filters added to RegisterQuery later).
-    from membook_app.register.search import _filters
+    from membook_app.register.search import register_filters
 
     who = actor or Actor(user_id=0, email="system", display_name="system", is_operator=True)
-    found = _filters(session, who, query)
-    if isinstance(found, tuple):  # (membership conditions, person conditions)
-        return [c for part in found for c in part]
-    return list(found)
+    membership_conditions, person_conditions = register_filters(session, who, query)
+    return [*membership_conditions, *person_conditions]
 
 
 EXCEL_EPOCH_JULIAN = 2415018.5  # julianday('1899-12-30'): day 0 of Excel's date serials

@@ -98,9 +98,12 @@ def _word_condition(session: Session, word: str) -> sa.ColumnElement[bool]:
     )
 
 
-def _filters(session: Session, actor: Actor, query: RegisterQuery
-             ) -> tuple[list[sa.ColumnElement[bool]], list[sa.ColumnElement[bool]]]:
-    """(conditions on memberships only, conditions that need the person row)."""
+def register_filters(session: Session, actor: Actor, query: RegisterQuery
+                     ) -> tuple[list[sa.ColumnElement[bool]], list[sa.ColumnElement[bool]]]:
+    """(conditions on memberships only, conditions that need the person row).
+
+    Public because the register export applies exactly the table's filters.
+    """
     org = get_organization(session, query.organization_id)
     actor.require("register.read", org)
     conditions: list[sa.ColumnElement[bool]] = []
@@ -131,7 +134,7 @@ def register_page(session: Session, actor: Actor, query: RegisterQuery) -> Regis
     if query.sort not in SORTS:
         raise ValidationError("Tuntematon lajittelu", "Unknown sort", field="sort")
     page_size = max(1, min(query.page_size, MAX_PAGE_SIZE))
-    conditions, person_conditions = _filters(session, actor, query)
+    conditions, person_conditions = register_filters(session, actor, query)
     counted = sa.select(sa.func.count()).select_from(Membership)
     if person_conditions:
         counted = counted.join(Person, Person.id == Membership.person_id)

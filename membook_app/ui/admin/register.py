@@ -256,7 +256,12 @@ def pager() -> rx.Component:
 def register_view() -> rx.Component:
     """The register: who belongs to the selected organisation (and below)."""
     return rx.vstack(
-        page_title(t("Jäsenrekisteri", "Member register")),
+        rx.hstack(
+            page_title(t("Jäsenrekisteri", "Member register")), rx.spacer(),
+            rx.link(rx.button(rx.icon("download", size=16), t("Vie Exceliin", "Export"),
+                              variant="soft"), href="/admin/export", id="register-export"),
+            width="100%", align="center",
+        ),
         filters(),
         pager(),
         rx.box(
