@@ -137,8 +137,9 @@ def seed(url: str, people: int, rng: random.Random) -> Seeded:
                                            parent_id=district.id, plan_code="premium")
                 clubs.append(club.id)  # type: ignore[arg-type]
         session.execute(sa.insert(MembershipType), [
-            {"organization_id": club, "name": name, "active": True}
-            for club in clubs for name in TYPES])
+            {"organization_id": club, "name": name, "category": category,
+             "household_priced": household, "active": True}
+            for club in clubs for name, category, household in TYPES])
         type_rows = session.execute(
             sa.select(MembershipType.organization_id, MembershipType.id)
             .order_by(MembershipType.id)).all()
