@@ -36,7 +36,7 @@ TYPES = (("Varsinainen jäsen", "varsinainen", False), ("Nuorisojäsen", "nuoris
          ("Kannatusjäsen", "kannatus", False), ("Perhejäsen", "perhe", True),
          ("Kunniajäsen", "kunnia", False))
 TYPE_WEIGHTS = (70, 15, 7, 7, 1)
-DEMO_PERIOD = "2026"
+DEMO_PERIOD = "2027"  # the membership year a treasurer bills in late 2026
 # Fees in cents for the demo period: each club per type, the district and the
 # federation per member category (their share on every club member's invoice).
 CLUB_FEES = {"varsinainen": 3000, "nuoriso": 1500, "kannatus": 2000, "perhe": 4500,
