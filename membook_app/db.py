@@ -50,7 +50,17 @@ def _engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        event.listen(engine, "connect", _postgresql_settings)
     return engine
+
+
+def _postgresql_settings(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """Plan for SSD storage (the default 4.0 assumes spinning disks): with it the planner
+    prefers the register's trigram index scans over walking the name index."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET random_page_cost = 1.1")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def is_sqlite(engine: Engine) -> bool:
