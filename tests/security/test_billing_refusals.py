@@ -27,7 +27,7 @@ from membook_app.ui.admin.invoices import (
 from models import AuditEvent, Fee, Invoice, InvoiceLine, InvoiceRun, MembershipType
 from tests.db.test_billing_fees import billing_world
 from tests.factories import make_member_login, make_staff
-from tests.security.test_handler_refusals import _call, _is_refusal, _state
+from tests.handlers import call_handler, is_refusal, state_for
 
 WRITERS = ["nobody", "forged", "member", "sibling_admin", "viewer"]
 READERS = ["nobody", "forged", "member", "sibling_admin"]
@@ -65,7 +65,7 @@ def world(db_url: str) -> dict[str, Any]:
 
 
 def _fees_state(world: dict[str, Any], who: str) -> Any:
-    state = _state(FeesState, world[who])
+    state = state_for(FeesState, world[who])
     state.org_id, state.period = str(world["tree"].club_a), "2027"
     return state
 
@@ -74,17 +74,17 @@ def _fees_state(world: dict[str, Any], who: str) -> Any:
 async def test_save_fee_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
     state = _fees_state(world, who)
-    result = await _call(state, "save_fee", {"target": f"type:{world['tree'].type_a}",
+    result = await call_handler(state, "save_fee", {"target": f"type:{world['tree'].type_a}",
                                              "amount": "1,00"})
-    assert _is_refusal(result), result
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", WRITERS)
 async def test_remove_fee_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    result = await _call(_fees_state(world, who), "remove_fee", world["fee_id"])
-    assert _is_refusal(result), result
+    result = await call_handler(_fees_state(world, who), "remove_fee", world["fee_id"])
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
@@ -92,10 +92,10 @@ async def test_remove_fee_refused(world: dict[str, Any], who: str) -> None:
 async def test_membership_type_changes_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
     state = _fees_state(world, who)
-    result = await _call(state, "add_type", {"name": "Hakkeri", "category": "kunnia"})
-    assert _is_refusal(result), result
-    result = await _call(state, "toggle_type", world["tree"].type_a)
-    assert _is_refusal(result), result
+    result = await call_handler(state, "add_type", {"name": "Hakkeri", "category": "kunnia"})
+    assert is_refusal(result), result
+    result = await call_handler(state, "toggle_type", world["tree"].type_a)
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
     with session_scope(world["url"]) as s:
         assert s.get(MembershipType, world["tree"].type_a).active
@@ -104,13 +104,13 @@ async def test_membership_type_changes_refused(world: dict[str, Any], who: str) 
 @pytest.mark.parametrize("who", READERS)
 async def test_fee_page_of_other_organisation_refused(world: dict[str, Any], who: str) -> None:
     state = _fees_state(world, who)
-    result = await _call(state, "load")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "load")
+    assert is_refusal(result), result
     assert state.preview == [] and state.fees == []
 
 
 def _run_state(world: dict[str, Any], who: str) -> Any:
-    state = _state(InvoiceRunState, world[who])
+    state = state_for(InvoiceRunState, world[who])
     state.org_id, state.period = str(world["tree"].club_a), "2028"
     state.issue_date, state.due_date = "2.1.2028", "31.1.2028"
     state.has_preview, state._preview_count = True, 1  # as if steered past the preview
@@ -122,11 +122,11 @@ def _run_state(world: dict[str, Any], who: str) -> Any:
 async def test_invoice_run_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
     state = _run_state(world, who)
-    assert _is_refusal(await _call(state, "preview"))
+    assert is_refusal(await call_handler(state, "preview"))
     assert state.shares == []
     state = _run_state(world, who)
-    result = await _call(state, "confirm")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "confirm")
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
@@ -135,9 +135,9 @@ async def test_invoice_run_positive_control(world: dict[str, Any]) -> None:
     before = _snapshot(world["url"])
     state = _run_state(world, "admin_a")
     state.has_preview = False
-    assert await _call(state, "preview") is None
+    assert await call_handler(state, "preview") is None
     assert state.invoice_count == "2"  # Matti and Ville on the priced type
-    assert await _call(state, "confirm") is None
+    assert await call_handler(state, "confirm") is None
     assert "2" in state.done_text
     assert _snapshot(world["url"])[2] == before[2] + 2
 
@@ -145,29 +145,29 @@ async def test_invoice_run_positive_control(world: dict[str, Any]) -> None:
 @pytest.mark.parametrize("who", READERS)
 async def test_invoice_list_of_other_organisation_refused(world: dict[str, Any],
                                                           who: str) -> None:
-    state = _state(InvoiceListState, world[who])
+    state = state_for(InvoiceListState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "set_search", "Virtanen")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "set_search", "Virtanen")
+    assert is_refusal(result), result
     assert state.rows == []
 
 
 @pytest.mark.parametrize("who", WRITERS)
 async def test_credit_note_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(InvoiceDetailState, world[who])
+    state = state_for(InvoiceDetailState, world[who])
     state.invoice_id = world["invoice_id"]
-    result = await _call(state, "credit", {"reason": "hack"})
-    assert _is_refusal(result), result
+    result = await call_handler(state, "credit", {"reason": "hack"})
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
     with session_scope(world["url"]) as s:
         assert s.get(Invoice, world["invoice_id"]).status == "open"
 
 
 async def test_credit_note_positive_control(world: dict[str, Any]) -> None:
-    state = _state(InvoiceDetailState, world["admin_a"])
+    state = state_for(InvoiceDetailState, world["admin_a"])
     state.invoice_id = world["invoice_id"]
-    assert await _call(state, "credit", {"reason": "erosi"}) is None
+    assert await call_handler(state, "credit", {"reason": "erosi"}) is None
     with session_scope(world["url"]) as s:
         assert s.get(Invoice, world["invoice_id"]).status == "credited"
 
@@ -175,19 +175,19 @@ async def test_credit_note_positive_control(world: dict[str, Any]) -> None:
 @pytest.mark.parametrize("who", WRITERS)
 async def test_manual_invoice_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(ManualInvoiceState, world[who])
+    state = state_for(ManualInvoiceState, world[who])
     state.org_id = str(world["tree"].club_a)
     state.person_id = world["world"].people["full"]
-    result = await _call(state, "create", {"desc0": "Hack", "amount0": "1,00",
+    result = await call_handler(state, "create", {"desc0": "Hack", "amount0": "1,00",
                                            "org0": str(world["tree"].club_a),
                                            "due_date": "31.12.2099"})
-    assert _is_refusal(result), result
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 async def test_member_cannot_open_someone_elses_invoice_list(world: dict[str, Any]) -> None:
     member = make_member_login(world["url"], "matti@example.fi")
-    state = _state(InvoiceListState, member)
+    state = state_for(InvoiceListState, member)
     state.org_id = str(world["tree"].club_a)
-    assert "/portal" in repr(await _call(state, "load"))
+    assert "/portal" in repr(await call_handler(state, "load"))
     assert state.rows == []

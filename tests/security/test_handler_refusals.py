@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import reflex as rx
 from sqlmodel import select
 
 import membook_app.membook_app  # noqa: F401
@@ -18,32 +17,10 @@ from membook_app.db import session_scope
 from membook_app.ui.admin.outbox import OutboxState
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.admin.register import RegisterState
-from membook_app.ui.guard import SessionState
 from membook_app.ui.portal.me import PortalState
 from models import AuditEvent, Membership, Person
 from tests.factories import make_member, make_member_login, make_staff, make_tree
-
-
-def _state(cls: type[rx.State], token: str) -> Any:
-    root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
-    session = root.get_substate(SessionState.get_full_name().split(".")[1:])
-    session.token = token
-    return root.get_substate(cls.get_full_name().split(".")[1:])
-
-
-async def _call(state: Any, handler: str, *args: Any) -> Any:
-    """Run the handler exactly as registered (the guarded wrapper), inherited ones too."""
-    for cls in type(state).__mro__:
-        handlers = getattr(cls, "event_handlers", {})
-        if handler in handlers:
-            return await handlers[handler].fn(state, *args)
-    raise KeyError(handler)
-
-
-def _is_refusal(result: Any) -> bool:
-    """A redirect away or an error toast, never data."""
-    text = repr(result)
-    return "_redirect" in text or "toast" in text
+from tests.handlers import call_handler, is_refusal, state_for
 
 
 def _snapshot(url: str, person_id: int) -> tuple[Any, ...]:
@@ -81,10 +58,10 @@ ATTACKERS = ["nobody", "forged", "member", "sibling_admin", "viewer"]
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_person_save_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"], world["victim"])
-    state = _state(PersonState, world[who])
+    state = state_for(PersonState, world[who])
     state.person_id = world["victim"]  # as if the attacker had steered the state
-    result = await _call(state, "save", {"phone": "0509999999", "street_address": "Hack 1"})
-    assert _is_refusal(result), result
+    result = await call_handler(state, "save", {"phone": "0509999999", "street_address": "Hack 1"})
+    assert is_refusal(result), result
     assert _snapshot(world["url"], world["victim"]) == before
 
 
@@ -94,42 +71,42 @@ async def test_end_membership_refused(world: dict[str, Any], who: str) -> None:
         membership_id = s.exec(select(Membership.id).where(
             Membership.person_id == world["victim"])).one()
     before = _snapshot(world["url"], world["victim"])
-    state = _state(PersonState, world[who])
+    state = state_for(PersonState, world[who])
     state.person_id = world["victim"]
-    result = await _call(state, "end", membership_id)
-    assert _is_refusal(result), result
+    result = await call_handler(state, "end", membership_id)
+    assert is_refusal(result), result
     assert _snapshot(world["url"], world["victim"]) == before
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "member", "sibling_admin"])
 async def test_register_of_other_organisation_refused(world: dict[str, Any], who: str) -> None:
-    state = _state(RegisterState, world[who])
+    state = state_for(RegisterState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "set_search", "Uhri")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "set_search", "Uhri")
+    assert is_refusal(result), result
     assert state.rows == []
 
 
 @pytest.mark.parametrize("who", ["nobody", "member", "sibling_admin", "viewer"])
 async def test_select_org_outside_grants_refused(world: dict[str, Any], who: str) -> None:
-    state = _state(RegisterState, world[who])
-    result = await _call(state, "select_org", str(world["tree"].federation))
-    assert _is_refusal(result), result
+    state = state_for(RegisterState, world[who])
+    result = await call_handler(state, "select_org", str(world["tree"].federation))
+    assert is_refusal(result), result
     assert state.org_id != str(world["tree"].federation)
 
 
 @pytest.mark.parametrize("who", ["nobody", "member", "sibling_admin", "viewer", "admin_a"])
 async def test_outbox_is_operator_only(world: dict[str, Any], who: str) -> None:
-    state = _state(OutboxState, world[who])
-    result = await _call(state, "load")
-    assert _is_refusal(result), result
+    state = state_for(OutboxState, world[who])
+    result = await call_handler(state, "load")
+    assert is_refusal(result), result
     assert state.messages == []
 
 
 async def test_member_cannot_change_locked_fields(world: dict[str, Any]) -> None:
     """The portal form passes only member-editable keys; extra keys are ignored."""
-    state = _state(PortalState, world["member"])
-    await _call(state, "save", {"first_name": "Hacked", "email": "x@evil.fi",
+    state = state_for(PortalState, world["member"])
+    await call_handler(state, "save", {"first_name": "Hacked", "email": "x@evil.fi",
                                 "city": "Tampere"})
     with session_scope(world["url"]) as s:
         p = s.get(Person, world["member_person"])
@@ -137,30 +114,30 @@ async def test_member_cannot_change_locked_fields(world: dict[str, Any]) -> None
 
 
 async def test_member_portal_shows_only_own_record(world: dict[str, Any]) -> None:
-    state = _state(PortalState, world["member"])
-    await _call(state, "load")
+    state = state_for(PortalState, world["member"])
+    await call_handler(state, "load")
     assert state.name == "Maija Jäsen"
     assert all(m.organization == "Seura B ry" for m in state.memberships)
 
 
 async def test_staff_is_sent_away_from_nothing_but_member_from_admin(world: dict[str, Any]) -> None:
-    state = _state(RegisterState, world["member"])
-    result = await _call(state, "load")
+    state = state_for(RegisterState, world["member"])
+    result = await call_handler(state, "load")
     assert "/portal" in repr(result)
 
 
 async def test_viewer_reads_but_cannot_write(world: dict[str, Any]) -> None:
-    state = _state(RegisterState, world["viewer"])
-    await _call(state, "load_shell")
-    await _call(state, "load")
+    state = state_for(RegisterState, world["viewer"])
+    await call_handler(state, "load_shell")
+    await call_handler(state, "load")
     assert [r.name for r in state.rows] == ["Uhri Ville"]
 
 
 async def test_admin_may_write(world: dict[str, Any]) -> None:
     """The positive control: the same call by the right admin does change the record."""
-    state = _state(PersonState, world["admin_a"])
+    state = state_for(PersonState, world["admin_a"])
     state.person_id = world["victim"]
-    result = await _call(state, "save", {"phone": "0509999999"})
+    result = await call_handler(state, "save", {"phone": "0509999999"})
     assert result is None and state.saved
     with session_scope(world["url"]) as s:
         assert s.get(Person, world["victim"]).phone == "+358509999999"

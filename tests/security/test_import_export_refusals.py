@@ -27,33 +27,19 @@ from membook_app.register.importer_jobs import save_upload, start_import_job, up
 from membook_app.register.search import RegisterQuery
 from membook_app.ui.admin.member_export import ExportState
 from membook_app.ui.admin.member_import import ImportState
-from membook_app.ui.guard import SessionState
 from membook_app.web.exports import ROUTES
 from models import AuditEvent, Job, Membership, Person
 from tests.data.member_files import FI_HEADERS, csv_bytes, good_rows
 from tests.factories import make_member, make_member_login, make_staff, make_tree
+from tests.handlers import call_handler, is_refusal, state_for
 
 ATTACKERS = ["nobody", "forged", "member", "sibling_admin", "viewer"]
 
 
-def _state(cls: type[rx.State], token: str) -> Any:
-    root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
-    session = root.get_substate(SessionState.get_full_name().split(".")[1:])
-    session.token = token
-    return root.get_substate(cls.get_full_name().split(".")[1:])
 
 
-async def _call(state: Any, handler: str, *args: Any) -> Any:
-    for cls in type(state).__mro__:
-        handlers = getattr(cls, "event_handlers", {})
-        if handler in handlers:
-            return await handlers[handler].fn(state, *args)
-    raise KeyError(handler)
 
 
-def _is_refusal(result: Any) -> bool:
-    text = repr(result)
-    return "_redirect" in text or "toast" in text
 
 
 def _snapshot(url: str) -> tuple[int, ...]:
@@ -94,10 +80,10 @@ def world(db_url: str) -> dict[str, Any]:
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_upload_refused_and_nothing_stored(world: dict[str, Any], who: str) -> None:
     before, files = _snapshot(world["url"]), _uploads()
-    state = _state(ImportState, world[who])
+    state = state_for(ImportState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "upload", [_file()])
-    assert _is_refusal(result), result
+    result = await call_handler(state, "upload", [_file()])
+    assert is_refusal(result), result
     assert state.columns == [] and state._upload_id == ""
     assert _uploads() == files
     assert _snapshot(world["url"]) == before
@@ -110,26 +96,26 @@ async def test_check_and_confirm_refused_with_steered_state(world: dict[str, Any
     """Even holding a real upload id of club A's admin, nothing is read or written."""
     upload_id = save_upload(csv_bytes(FI_HEADERS, good_rows()), "a.csv")
     before = _snapshot(world["url"])
-    state = _state(ImportState, world[who])
+    state = state_for(ImportState, world[who])
     state.org_id = str(world["tree"].club_a)
     state._upload_id, state._row_count, state.file_name = upload_id, 3, "a.csv"
     state.columns = []
-    result = await _call(state, handler)
-    assert _is_refusal(result), result
+    result = await call_handler(state, handler)
+    assert is_refusal(result), result
     assert state.new == 0 and not state.checked
     assert _snapshot(world["url"]) == before
 
 
 async def test_admin_imports_through_the_handlers(world: dict[str, Any]) -> None:
     """The positive control: upload, dry run, confirm by club A's admin."""
-    state = _state(ImportState, world["admin_a"])
+    state = state_for(ImportState, world["admin_a"])
     state.org_id = str(world["tree"].club_a)
-    assert await _call(state, "upload", [_file()]) is None
+    assert await call_handler(state, "upload", [_file()]) is None
     assert [c.field for c in state.columns][:3] == ["first_name", "last_name", "email"]
-    assert await _call(state, "check") is None
+    assert await call_handler(state, "check") is None
     assert (state.new, state.error_rows, state.can_confirm) == (3, 0, True)
     before = _snapshot(world["url"])
-    assert await _call(state, "confirm") is None
+    assert await call_handler(state, "confirm") is None
     assert "3 uutta" in state.done_text
     assert _snapshot(world["url"])[:2] == (before[0] + 3, before[1] + 3)
 
@@ -142,32 +128,32 @@ async def test_watching_another_users_job_refused(world: dict[str, Any], who: st
     with session_scope(url) as s:
         job_id = start_import_job(s, admin, world["tree"].club_a, upload_id, "a.csv",
                                   ["first_name", "last_name"] + [""] * 8, write=True).id
-    state = _state(ImportState, world[who])
+    state = state_for(ImportState, world[who])
     state._job_id = job_id
-    result = await _call(state, "watch")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "watch")
+    assert is_refusal(result), result
     assert state.new == 0
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "member", "sibling_admin"])
 async def test_export_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(ExportState, world[who])
+    state = state_for(ExportState, world[who])
     state.org_id = str(world["tree"].club_a)
     state.columns = []
-    result = await _call(state, "start")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "start")
+    assert is_refusal(result), result
     assert state.download_url == ""
     assert _snapshot(world["url"]) == before
 
 
 async def test_viewer_may_export_and_download_only_own_file(world: dict[str, Any]) -> None:
     tree = world["tree"]
-    state = _state(ExportState, world["viewer"])
+    state = state_for(ExportState, world["viewer"])
     state.org_id = str(tree.club_a)
-    await _call(state, "load_shell")
-    await _call(state, "org_changed")
-    result = await _call(state, "start")
+    await call_handler(state, "load_shell")
+    await call_handler(state, "org_changed")
+    result = await call_handler(state, "start")
     assert state.download_url.startswith("/api/exports/"), result
     job_id = int(state.download_url.rsplit("/", 1)[1])
 

@@ -22,7 +22,7 @@ from membook_app.ui.admin.reminders import RemindersState
 from models import AuditEvent, Invoice, Job, OutboxMessage, Reminder, ReminderRule, User
 from tests.db.test_invoice_page import make_invoice
 from tests.factories import make_member, make_member_login, make_staff, make_tree
-from tests.security.test_handler_refusals import _call, _is_refusal, _state
+from tests.handlers import call_handler, is_refusal, state_for
 
 ATTACKERS = ["nobody", "forged", "member", "sibling_admin", "viewer"]
 READERS_REFUSED = ["nobody", "forged", "member", "sibling_admin"]
@@ -68,10 +68,10 @@ def _enable_rule(world: dict[str, Any]) -> None:
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_sending_invoices_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(InvoiceMailState, world[who])
+    state = state_for(InvoiceMailState, world[who])
     state.org_id = str(world["tree"].club_a)  # steered at the victim organisation
-    result = await _call(state, "send")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "send")
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
     assert state.running is False
 
@@ -79,21 +79,21 @@ async def test_sending_invoices_refused(world: dict[str, Any], who: str) -> None
 @pytest.mark.parametrize("who", READERS_REFUSED)
 async def test_mail_preview_of_other_organisation_refused(world: dict[str, Any],
                                                           who: str) -> None:
-    state = _state(InvoiceMailState, world[who])
+    state = state_for(InvoiceMailState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "load")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "load")
+    assert is_refusal(result), result
     assert state.to_send == 0
 
 
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_saving_the_reminder_rule_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(RemindersState, world[who])
+    state = state_for(RemindersState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "save_rule", {"enabled": "on", "first_days": "1",
+    result = await call_handler(state, "save_rule", {"enabled": "on", "first_days": "1",
                                               "second_days": "", "fee": "5"})
-    assert _is_refusal(result), result
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
@@ -101,47 +101,47 @@ async def test_saving_the_reminder_rule_refused(world: dict[str, Any], who: str)
 async def test_sending_reminders_refused(world: dict[str, Any], who: str) -> None:
     _enable_rule(world)
     before = _snapshot(world["url"])
-    state = _state(RemindersState, world[who])
+    state = state_for(RemindersState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "send_now")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "send_now")
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", READERS_REFUSED)
 async def test_overdue_list_and_export_refused(world: dict[str, Any], who: str) -> None:
-    state = _state(RemindersState, world[who])
+    state = state_for(RemindersState, world[who])
     state.org_id = str(world["tree"].club_a)
     for handler in ("load", "export"):
-        result = await _call(state, handler)
-        assert _is_refusal(result), (handler, result)
+        result = await call_handler(state, handler)
+        assert is_refusal(result), (handler, result)
         assert "download" not in repr(result)
     assert state.rows == []
 
 
 async def test_viewer_reads_and_exports_but_treasurer_acts(world: dict[str, Any]) -> None:
     """Positive controls: the same handlers do work for those allowed."""
-    viewer = _state(RemindersState, world["viewer"])
+    viewer = state_for(RemindersState, world["viewer"])
     viewer.org_id = str(world["tree"].club_a)
-    await _call(viewer, "load")
+    await call_handler(viewer, "load")
     assert [r.payer for r in viewer.rows] == ["Velallinen Ville"]
-    assert "download" in repr(await _call(viewer, "export"))
+    assert "download" in repr(await call_handler(viewer, "export"))
 
-    treasurer = _state(RemindersState, world["treasurer"])
+    treasurer = state_for(RemindersState, world["treasurer"])
     treasurer.org_id = str(world["tree"].club_a)
-    await _call(treasurer, "save_rule", {"enabled": "on", "first_days": "14",
+    await call_handler(treasurer, "save_rule", {"enabled": "on", "first_days": "14",
                                          "second_days": "", "fee": "2,50"})
     assert treasurer.errors == {} and treasurer.fee == "2,50"
-    await _call(treasurer, "send_now")
+    await call_handler(treasurer, "send_now")
     with session_scope(world["url"]) as s:
         assert s.execute(sa.select(Reminder.number, Reminder.fee_cents)).all() == [(1, 250)]
         assert s.get(Invoice, world["invoice"]).total_cents == 3250
 
-    mail = _state(InvoiceMailState, world["treasurer"])
+    mail = state_for(InvoiceMailState, world["treasurer"])
     mail.org_id = str(world["tree"].club_a)
-    await _call(mail, "load")
+    await call_handler(mail, "load")
     assert mail.to_send == 1
-    result = await _call(mail, "send")
-    assert not _is_refusal(result) and mail.running
+    result = await call_handler(mail, "send")
+    assert not is_refusal(result) and mail.running
     with session_scope(world["url"]) as s:
         assert s.execute(sa.select(Job.kind)).scalars().all() == ["invoice_mail"]

@@ -25,7 +25,7 @@ from tests.db.test_bank_import_support import (
     sample,
 )
 from tests.factories import make_member_login, make_staff
-from tests.security.test_handler_refusals import _call, _is_refusal, _state
+from tests.handlers import call_handler, is_refusal, state_for
 
 ATTACKERS = ["nobody", "forged", "member", "sibling_treasurer", "viewer"]
 
@@ -58,73 +58,73 @@ def world(db_url: str) -> dict[str, Any]:
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_book_refused(world: dict[str, Any], who: str) -> None:
     before = money_snapshot(world["url"])
-    state = _state(UnmatchedState, world[who])
-    result = await _call(state, "book", world["payment"], world["invoice"])
-    assert _is_refusal(result), result
+    state = state_for(UnmatchedState, world[who])
+    result = await call_handler(state, "book", world["payment"], world["invoice"])
+    assert is_refusal(result), result
     assert money_snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_split_refused(world: dict[str, Any], who: str) -> None:
     before = money_snapshot(world["url"])
-    state = _state(UnmatchedState, world[who])
+    state = state_for(UnmatchedState, world[who])
     state.split_amounts = {str(world["invoice"]): "10,00", str(world["paid_invoice"]): "10,00"}
-    result = await _call(state, "split", world["payment"])
-    assert _is_refusal(result), result
+    result = await call_handler(state, "split", world["payment"])
+    assert is_refusal(result), result
     assert money_snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", [*ATTACKERS, "treasurer_a"])
 async def test_refund_is_operator_only(world: dict[str, Any], who: str) -> None:
     before = money_snapshot(world["url"])
-    state = _state(UnmatchedState, world[who])
-    result = await _call(state, "refund", world["payment"])
-    assert _is_refusal(result), result
+    state = state_for(UnmatchedState, world[who])
+    result = await call_handler(state, "refund", world["payment"])
+    assert is_refusal(result), result
     assert money_snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "member", "viewer"])
 async def test_queue_not_shown(world: dict[str, Any], who: str) -> None:
-    state = _state(UnmatchedState, world[who])
-    result = await _call(state, "load")
-    assert _is_refusal(result), result
+    state = state_for(UnmatchedState, world[who])
+    result = await call_handler(state, "load")
+    assert is_refusal(result), result
     assert state.queue == []
-    result = await _call(state, "select", world["payment"])
-    assert _is_refusal(result), result
+    result = await call_handler(state, "select", world["payment"])
+    assert is_refusal(result), result
     assert state.candidate_rows == []
 
 
 @pytest.mark.parametrize("who", [*ATTACKERS, "treasurer_a"])
 async def test_bank_page_is_operator_only(world: dict[str, Any], who: str) -> None:
-    state = _state(BankImportState, world[who])
-    result = await _call(state, "load")
-    assert _is_refusal(result), result
+    state = state_for(BankImportState, world[who])
+    result = await call_handler(state, "load")
+    assert is_refusal(result), result
     assert state.log_rows == []
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "member", "sibling_treasurer"])
 async def test_payments_of_other_organisation_refused(world: dict[str, Any], who: str) -> None:
-    state = _state(PaymentsState, world[who])
+    state = state_for(PaymentsState, world[who])
     state.org_id = str(world["tree"].club_a)
-    assert _is_refusal(await _call(state, "load"))
+    assert is_refusal(await call_handler(state, "load"))
     assert state.rows == []
-    assert _is_refusal(await _call(state, "export"))
+    assert is_refusal(await call_handler(state, "export"))
 
 
 async def test_treasurer_books_own_invoice_and_sees_payments(world: dict[str, Any]) -> None:
     """The positive control: the right treasurer's same call books the payment."""
-    state = _state(UnmatchedState, world["treasurer_a"])
-    await _call(state, "load")
+    state = state_for(UnmatchedState, world["treasurer_a"])
+    await call_handler(state, "load")
     assert [q.id for q in state.queue] == [world["payment"]]
-    await _call(state, "select", world["payment"])
+    await call_handler(state, "select", world["payment"])
     assert state.candidate_rows[0].invoice_id == world["invoice"]
-    result = await _call(state, "book", world["payment"], world["invoice"])
+    result = await call_handler(state, "book", world["payment"], world["invoice"])
     assert result is None and state.queue == []
     with session_scope(world["url"]) as s:
         assert invoice_state(s, world["invoice"]) == ("paid", 2000)
-    payments = _state(PaymentsState, world["treasurer_a"])
+    payments = state_for(PaymentsState, world["treasurer_a"])
     payments.org_id = str(world["tree"].club_a)
-    await _call(payments, "load")
+    await call_handler(payments, "load")
     assert payments.total == 5  # #1, #2, #3 and its correction #4 in club A, + the booked #5
-    download = await _call(payments, "export")
+    download = await call_handler(payments, "export")
     assert "maksut.xlsx" in repr(download)

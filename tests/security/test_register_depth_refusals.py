@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-import reflex as rx
 from sqlmodel import func, select
 
 import membook_app.membook_app  # noqa: F401
@@ -29,7 +28,6 @@ from membook_app.register.people import create_person
 from membook_app.ui.admin.org_settings import SettingsState, UnpaidState
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.admin.privacy import PrivacyAdminState
-from membook_app.ui.guard import SessionState
 from membook_app.ui.portal.privacy import PortalPrivacyState
 from models import (
     AuditEvent,
@@ -41,28 +39,15 @@ from models import (
     Person,
 )
 from tests.factories import make_member, make_member_login, make_staff, make_tree
+from tests.handlers import call_handler, is_refusal, state_for
 
 ATTACKERS = ["nobody", "forged", "member", "sibling_admin", "viewer"]
 
 
-def _state(cls: type[rx.State], token: str) -> Any:
-    root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
-    session = root.get_substate(SessionState.get_full_name().split(".")[1:])
-    session.token = token
-    return root.get_substate(cls.get_full_name().split(".")[1:])
 
 
-async def _call(state: Any, handler: str, *args: Any) -> Any:
-    for cls in type(state).__mro__:
-        handlers = getattr(cls, "event_handlers", {})
-        if handler in handlers:
-            return await handlers[handler].fn(state, *args)
-    raise KeyError(handler)
 
 
-def _is_refusal(result: Any) -> bool:
-    text = repr(result)
-    return "_redirect" in text or "toast" in text
 
 
 def _snapshot(url: str) -> tuple[Any, ...]:
@@ -122,7 +107,7 @@ def world(db_url: str) -> dict[str, Any]:
 
 
 def _person_state(world: dict[str, Any], who: str) -> Any:
-    state = _state(PersonState, world[who])
+    state = state_for(PersonState, world[who])
     state.person_id = world["victim"]
     state.org_id = str(world["tree"].club_a)
     state.custom = []  # the form names are checked against what the page loaded
@@ -130,7 +115,7 @@ def _person_state(world: dict[str, Any], who: str) -> Any:
 
 
 def _settings_state(world: dict[str, Any], who: str) -> Any:
-    state = _state(SettingsState, world[who])
+    state = state_for(SettingsState, world[who])
     state.org_id = str(world["tree"].club_a)  # as if the attacker had steered the state
     state.retention_years = "1"
     state.retention_enabled = True
@@ -166,8 +151,8 @@ async def test_person_depth_writes_refused(world: dict[str, Any], who: str, hand
     if handler == "save_custom":
         from membook_app.ui.admin.person import CustomView
         state.custom = [CustomView(f"cf_{world['field']}", "Paita", "choice", "S", ["S", "M"])]
-    result = await _call(state, handler, *args(world))
-    assert _is_refusal(result), result
+    result = await call_handler(state, handler, *args(world))
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
@@ -177,76 +162,76 @@ async def test_settings_writes_refused(world: dict[str, Any], who: str, handler:
                                        args: Any) -> None:
     before = _snapshot(world["url"])
     state = _settings_state(world, who)
-    result = await _call(state, handler, *args(world))
-    assert _is_refusal(result), result
+    result = await call_handler(state, handler, *args(world))
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_dry_run_and_settings_reads_refused(world: dict[str, Any], who: str) -> None:
     state = _settings_state(world, who)
-    result = await _call(state, "run_dry_run")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "run_dry_run")
+    assert is_refusal(result), result
     assert state.dry_run_count == -1 and state.dry_run_rows == []
 
 
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_deemed_resigned_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(UnpaidState, world[who])
+    state = state_for(UnpaidState, world[who])
     state.org_id, state.period = str(world["tree"].club_a), "2026"
     state.selected = [world["late_membership"]]
-    result = await _call(state, "apply", {"reason": "Hyökkääjän päätös"})
-    assert _is_refusal(result), result
+    result = await call_handler(state, "apply", {"reason": "Hyökkääjän päätös"})
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "member", "sibling_admin"])
 async def test_unpaid_list_refused(world: dict[str, Any], who: str) -> None:
-    state = _state(UnpaidState, world[who])
+    state = state_for(UnpaidState, world[who])
     state.org_id, state.period = str(world["tree"].club_a), "2026"
-    result = await _call(state, "set_period", "2026")
-    assert _is_refusal(result), result
+    result = await call_handler(state, "set_period", "2026")
+    assert is_refusal(result), result
     assert state.candidates == []
 
 
 @pytest.mark.parametrize("who", ATTACKERS)
 async def test_resolve_deletion_request_refused(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(PrivacyAdminState, world[who])
+    state = state_for(PrivacyAdminState, world[who])
     state.org_id = str(world["tree"].club_a)
-    result = await _call(state, "resolve", {"request_id": str(world["request"]),
+    result = await call_handler(state, "resolve", {"request_id": str(world["request"]),
                                             "outcome": "rejected",
                                             "resolution": "hyökkääjä hylkää"})
-    assert _is_refusal(result), result
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "member", "sibling_admin", "viewer"])
 async def test_deletion_requests_list_not_shown(world: dict[str, Any], who: str) -> None:
-    state = _state(PrivacyAdminState, world[who])
+    state = state_for(PrivacyAdminState, world[who])
     state.org_id = str(world["tree"].club_a)
-    await _call(state, "load")
+    await call_handler(state, "load")
     assert state.requests == []
 
 
 @pytest.mark.parametrize("who", ["nobody", "forged", "sibling_admin", "viewer"])
 async def test_portal_privacy_is_members_only(world: dict[str, Any], who: str) -> None:
     before = _snapshot(world["url"])
-    state = _state(PortalPrivacyState, world[who])
-    result = await _call(state, "request_deletion", {"message": "x"})
-    assert _is_refusal(result), result
+    state = state_for(PortalPrivacyState, world[who])
+    result = await call_handler(state, "request_deletion", {"message": "x"})
+    assert is_refusal(result), result
     assert _snapshot(world["url"]) == before
 
 
 async def test_member_sees_only_own_extras_and_requests(world: dict[str, Any]) -> None:
     with session_scope(world["url"]) as s:
         cf.update_field(s, None, world["field"], {"visible_to_member": True})
-    state = _state(PortalPrivacyState, world["member"])
-    await _call(state, "load")
+    state = state_for(PortalPrivacyState, world["member"])
+    await call_handler(state, "load")
     assert state.extras == [] and state.requests == [] and not state.has_open
-    victim = _state(PortalPrivacyState, world["victim_login"])
-    await _call(victim, "load")
+    victim = state_for(PortalPrivacyState, world["victim_login"])
+    await call_handler(victim, "load")
     assert [(e.label, e.value) for e in victim.extras] == [("Paita", "S")]
     assert victim.has_open
 
@@ -254,18 +239,18 @@ async def test_member_sees_only_own_extras_and_requests(world: dict[str, Any]) -
 async def test_positive_controls(world: dict[str, Any]) -> None:
     """The right admin's calls do change the database."""
     state = _person_state(world, "admin_a")
-    assert await _call(state, "choose_payer", str(world["parent"])) is None
+    assert await call_handler(state, "choose_payer", str(world["parent"])) is None
     assert state.payer_name == "Uhri Paula"
     settings = _settings_state(world, "admin_a")
-    assert await _call(settings, "run_dry_run") is None
+    assert await call_handler(settings, "run_dry_run") is None
     assert settings.dry_run_count == 0
-    assert await _call(settings, "save_rule") is None
-    unpaid = _state(UnpaidState, world["admin_a"])
+    assert await call_handler(settings, "save_rule") is None
+    unpaid = state_for(UnpaidState, world["admin_a"])
     unpaid.org_id = str(world["tree"].club_a)
-    await _call(unpaid, "load")
+    await call_handler(unpaid, "load")
     assert world["late_membership"] in [c.membership_id for c in unpaid.candidates]
     unpaid.selected = [world["late_membership"]]
-    assert await _call(unpaid, "apply", {"reason": "Hallituksen päätös 1.6."}) is None
+    assert await call_handler(unpaid, "apply", {"reason": "Hallituksen päätös 1.6."}) is None
     with session_scope(world["url"]) as s:
         assert s.get(Person, world["victim"]).payer_id == world["parent"]
         org = s.get(Organization, world["tree"].club_a)
