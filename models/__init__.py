@@ -24,6 +24,13 @@ from models.person import (
     MembershipType,
     Person,
 )
+from models.settlement import (
+    SETTLEMENT_RUN_STATUSES,
+    SETTLEMENT_STATUSES,
+    Settlement,
+    SettlementLine,
+    SettlementRun,
+)
 
 __all__ = [
     "CUSTOM_FIELD_KINDS",
@@ -44,6 +51,11 @@ __all__ = [
     "PaytrailAttempt",
     "Reminder",
     "ReminderRule",
+    "SETTLEMENT_RUN_STATUSES",
+    "SETTLEMENT_STATUSES",
+    "Settlement",
+    "SettlementLine",
+    "SettlementRun",
     "LANGUAGES",
     "MEMBERSHIP_STATUSES",
     "ROLES",

@@ -30,6 +30,12 @@ class BankImport(SQLModel, table=True):
     imported_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
     message: str | None = Field(default=None, max_length=2000)
+    # camt.053 statement balances (signed cents) for escrow reconciliation; None for
+    # files without balances (KTL, camt.054).
+    statement_iban: str | None = Field(default=None, max_length=34)
+    opening_balance_cents: int | None = None
+    closing_balance_cents: int | None = None
+    closing_balance_date: date | None = None
 
 
 class Payment(SQLModel, table=True):
@@ -65,6 +71,9 @@ class Allocation(SQLModel, table=True):
 
     Reversals are new negative allocations, never edits, so history stays.
     """
+
+    # Settlement runs select unsettled allocations by creation time (the cut-off).
+    __table_args__ = (sa.Index("ix_allocation_created_at", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payment.id", index=True)

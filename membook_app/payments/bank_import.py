@@ -309,9 +309,15 @@ def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, dat
     previous = session.exec(select(BankImport).where(BankImport.file_hash == digest)).first()
     if previous is not None:
         return ImportResult(previous.id, filename, previous.format, duplicate_file=True)
+    # A camt.053 statement's last balance block is what escrow reconciliation compares with.
+    balance = parsed.balances[-1] if parsed.balances else None
     bank_import = BankImport(
         file_hash=digest, filename=filename[:255], format=(parsed.version or parsed.format)[:30],
         source=source[:20], imported_by_user_id=actor.user_id if actor else None,
+        statement_iban=balance.account_iban if balance else None,
+        opening_balance_cents=balance.opening_cents if balance else None,
+        closing_balance_cents=balance.closing_cents if balance else None,
+        closing_balance_date=balance.closing_date if balance else None,
     )
     session.add(bank_import)
     session.flush()
