@@ -23,9 +23,12 @@ point at it, and bookkeeping must keep them): names are replaced, contact
 data, birth date and custom field values are removed, a linked sign-in
 account is disabled and its email scrubbed, `pseudonymised_at` is set, and
 one audit event `person.pseudonymised` per person is written (with no
-personal data in it). Earlier audit events that carry the person's field
-values (person.created / person.updated / person.custom_fields) keep their
-action, actor and time but lose the values. Bulk work is set-based.
+personal data in it). Mail to the person's addresses (person and sign-in
+account) loses its address and text, and a message still waiting is not
+sent any more; sign-in attempts with those addresses lose the address.
+Earlier audit events that carry the person's field values (person.created /
+person.updated / person.custom_fields) keep their action, actor and time but
+lose the values. Bulk work is set-based.
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ from models import (
     AuthSession,
     CustomFieldValue,
     Invoice,
+    LoginAttempt,
     Membership,
     Organization,
+    OutboxMessage,
     Person,
     User,
     utcnow,
@@ -231,6 +236,31 @@ def set_rule(session: Session, actor: Actor | None, organization_id: int,
     return org
 
 
+def _scrub_addresses(session: Session, person_ids: list[int]) -> None:
+    """Remove the people's email addresses from mail and sign-in history.
+
+    Outbox rows and login attempts are keyed by address, not by person, so the
+    addresses are collected from the person and their sign-in account before
+    those are scrubbed: call it before the person and user rows are updated.
+    """
+    emails = {e.strip().lower() for e in session.exec(select(Person.email).where(
+        col(Person.id).in_(person_ids), col(Person.email).is_not(None))) if e}
+    emails |= {e.strip().lower() for e in session.exec(select(User.email).where(
+        col(User.person_id).in_(person_ids))) if e}
+    if not emails:
+        return
+    address = sa.func.lower(OutboxMessage.to_address)
+    # A message not yet delivered must not go out to a pseudonymised person.
+    session.execute(sa.update(OutboxMessage).where(
+        address.in_(emails), col(OutboxMessage.status).in_(("queued", "sending")))
+        .values(status="failed", last_error="vastaanottaja poistettu / recipient removed"))
+    session.execute(sa.update(OutboxMessage).where(address.in_(emails)).values(
+        to_address="pseudonymised@invalid", subject="(poistettu / removed)",
+        text_body="", html_body=None))
+    session.execute(sa.update(LoginAttempt).where(
+        sa.func.lower(LoginAttempt.email).in_(emails)).values(email="pseudonymised@invalid"))
+
+
 def pseudonymise(session: Session, actor: Actor | None, person_ids: Iterable[int],
                  reason: str) -> int:
     """Replace names, remove contact data and custom values of these people; set-based.
@@ -243,6 +273,7 @@ def pseudonymise(session: Session, actor: Actor | None, person_ids: Iterable[int
     now = utcnow()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
+        _scrub_addresses(session, chunk)
         session.execute(
             sa.update(Person).where(col(Person.id).in_(chunk)).values(
                 first_name=PSEUDO_FIRST,

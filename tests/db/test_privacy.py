@@ -17,13 +17,24 @@ from membook_app.api import api
 from membook_app.billing.invoices import LineInput, create_manual_invoice
 from membook_app.db import session_scope
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
+from membook_app.mail.outbox import queue_message
 from membook_app.privacy import deletion_requests as dr
 from membook_app.privacy.my_data import collect
 from membook_app.privacy.retention import dry_run, run_retention, set_rule
 from membook_app.register import custom_fields as cf
 from membook_app.register.memberships import add_membership, end_membership
 from membook_app.register.people import create_person
-from models import AuditEvent, CustomFieldValue, DeletionRequest, Invoice, Membership, Person, User
+from models import (
+    AuditEvent,
+    CustomFieldValue,
+    DeletionRequest,
+    Invoice,
+    LoginAttempt,
+    Membership,
+    OutboxMessage,
+    Person,
+    User,
+)
 from tests.factories import make_member, make_member_login, make_staff, make_tree
 
 TODAY = date(2026, 6, 1)
@@ -160,6 +171,35 @@ def test_daily_run_pseudonymises_and_keeps_invoices(world) -> None:  # type: ign
                                                            "retention_enabled": True}
     with session_scope(url) as s:  # a second run finds nothing new
         assert run_retention(s, TODAY)["pseudonymised"] == 0
+
+
+def test_pseudonymising_removes_the_address_from_mail_and_sign_in_history(
+        world) -> None:  # type: ignore[no-untyped-def]
+    url, tree, p, admin = world
+    with session_scope(url) as s:
+        sent = queue_message(s, to="Olavi@Example.fi", subject="Lasku Olavi Vanha",
+                             text="Hei Olavi", html="<p>Hei Olavi</p>")
+        sent.status = "sent"
+        waiting = queue_message(s, to="olavi@example.fi", subject="Muistutus", text="Hei Olavi")
+        other = queue_message(s, to="reijo@example.fi", subject="Hei Reijo", text="Hei Reijo")
+        s.add(LoginAttempt(email="olavi@example.fi", client="127.0.0.1"))
+        s.add(LoginAttempt(email="reijo@example.fi", client="127.0.0.1"))
+        ids = (sent.id, waiting.id, other.id)
+        set_rule(s, admin, tree.club_a, 5, True)
+    with session_scope(url) as s:
+        assert run_retention(s, TODAY)["pseudonymised"] == 1
+    with session_scope(url) as s:
+        sent_row, waiting_row, other_row = (s.get(OutboxMessage, i) for i in ids)
+        attempts = sorted(a.email for a in s.exec(select(LoginAttempt)))
+    assert sent_row is not None and waiting_row is not None and other_row is not None
+    for row in (sent_row, waiting_row):
+        assert "olavi" not in (row.to_address + row.subject + row.text_body).lower()
+        assert row.html_body is None
+    assert sent_row.status == "sent"
+    # The reminder still waiting is never delivered to the removed person.
+    assert waiting_row.status == "failed" and "removed" in (waiting_row.last_error or "")
+    assert (other_row.to_address, other_row.status) == ("reijo@example.fi", "queued")
+    assert attempts == ["pseudonymised@invalid", "reijo@example.fi"]
 
 
 def test_rule_of_a_parent_applies_below_it(world) -> None:  # type: ignore[no-untyped-def]
