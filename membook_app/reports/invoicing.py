@@ -1,0 +1,123 @@
+"""Invoicing and payments by period: per invoicing organisation, and per organisation share.
+
+Invoice level (grouped by period and the invoice's organisation): invoiced, credited,
+paid, open and "over-covered" (paid + credited beyond the total, e.g. a paid invoice
+credited afterwards), so that for every group
+
+    invoiced = paid + open + credited − over-covered
+
+holds exactly. Share level (grouped by period and `InvoiceLine.organization_id`): each
+organisation's share of what was invoiced and credited, and of what was paid pro rata
+(paid × line / total, rounded down per line). The issue-date filter applies to the
+invoices; their credit notes count whenever they were written.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from membook_app.reports.registry import (
+    Column,
+    ReportDef,
+    Scope,
+    Table,
+    frame,
+    register,
+    with_total,
+)
+from models import Invoice, InvoiceLine, Organization
+
+MONEY_KEYS = ("invoiced", "credited", "paid", "open", "overcovered")
+PERIOD = Column("period", "Kausi", "Period")
+ORG = Column("organization", "Yhdistys", "Organisation")
+MONEY = (Column("invoiced", "Laskutettu", "Invoiced", "money"),
+         Column("credited", "Hyvitetty", "Credited", "money"),
+         Column("paid", "Maksettu", "Paid", "money"),
+         Column("open", "Avoinna", "Open", "money"),
+         Column("overcovered", "Ylikatettu", "Over-covered", "money"))
+
+
+def invoice_totals(scope: Scope) -> sa.Select:
+    """SQL: per period and invoicing organisation, counts and the money identity's parts."""
+    rest = Invoice.total_cents - Invoice.paid_cents - Invoice.credited_cents
+    period = sa.func.coalesce(Invoice.period, "–")
+    return (sa.select(period.label("period"), Organization.name, sa.func.count(),
+                      sa.func.sum(Invoice.total_cents), sa.func.sum(Invoice.credited_cents),
+                      sa.func.sum(Invoice.paid_cents),
+                      sa.func.sum(sa.case((rest > 0, rest), else_=0)),
+                      sa.func.sum(sa.case((rest < 0, -rest), else_=0)))
+            .select_from(Invoice)
+            .join(Organization, Organization.id == Invoice.organization_id)
+            .where(Invoice.kind == "invoice", scope.in_subtree(Organization.path),
+                   *scope.between(Invoice.issue_date))
+            .group_by(period, Organization.name))
+
+
+def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
+    share_org = aliased(Organization)
+    period = sa.func.coalesce(Invoice.period, "–")
+    pro_rata = sa.case((Invoice.total_cents > 0,
+                        InvoiceLine.amount_cents * Invoice.paid_cents / Invoice.total_cents),
+                       else_=0)
+    invoiced = frame(session.execute(
+        sa.select(period, share_org.name, sa.func.sum(InvoiceLine.amount_cents),
+                  sa.func.sum(sa.cast(pro_rata, sa.BigInteger)))
+        .select_from(InvoiceLine)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .join(share_org, share_org.id == InvoiceLine.organization_id)
+        .where(Invoice.kind == "invoice", scope.in_subtree(Organization.path),
+               *scope.between(Invoice.issue_date))
+        .group_by(period, share_org.name)).all(),
+        ["period", "organization", "invoiced", "paid"])
+    original = aliased(Invoice)
+    credited = frame(session.execute(
+        sa.select(sa.func.coalesce(original.period, "–"), share_org.name,
+                  -sa.func.sum(InvoiceLine.amount_cents))
+        .select_from(InvoiceLine)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .join(original, original.id == Invoice.credited_invoice_id)
+        .join(Organization, Organization.id == original.organization_id)
+        .join(share_org, share_org.id == InvoiceLine.organization_id)
+        .where(Invoice.kind == "credit_note", scope.in_subtree(Organization.path),
+               *scope.between(original.issue_date))
+        .group_by(sa.func.coalesce(original.period, "–"), share_org.name)).all(),
+        ["period", "organization", "credited"])
+    return invoiced.merge(credited, on=["period", "organization"], how="outer").fillna(0)
+
+
+def _tables(session: Session, scope: Scope) -> list[Table]:
+    totals = frame(session.execute(invoice_totals(scope)).all(),
+                   ["period", "organization", "invoices", *MONEY_KEYS])
+    return shape(totals, _share_rows(session, scope))
+
+
+def shape(totals: pd.DataFrame, shares: pd.DataFrame) -> list[Table]:
+    """pandas: totals per period, the period × organisation rows, the shares."""
+    totals = totals.sort_values(["period", "organization"], ascending=[False, True])
+    by_period = (totals.groupby("period", as_index=False)[["invoices", *MONEY_KEYS]].sum()
+                 .sort_values("period", ascending=False))
+    shares = shares.sort_values(["period", "organization"], ascending=[False, True])
+    count = Column("invoices", "Laskuja", "Invoices", "int")
+    return [
+        Table("period", "Kausittain", "By period", (PERIOD, count, *MONEY),
+              with_total(by_period, "period", sum_keys=["invoices", *MONEY_KEYS])),
+        Table("data", "Kausittain ja yhdistyksittäin", "By period and organisation",
+              (PERIOD, ORG, count, *MONEY),
+              with_total(totals, "period", sum_keys=["invoices", *MONEY_KEYS])),
+        Table("share", "Yhdistysten osuudet", "Organisation shares",
+              (PERIOD, Column("organization", "Osuuden saaja", "Share of"),
+               Column("invoiced", "Laskutettu osuus", "Invoiced share", "money"),
+               Column("credited", "Hyvitetty osuus", "Credited share", "money"),
+               Column("paid", "Maksettu osuus (suhteessa)", "Paid share (pro rata)", "money")),
+              with_total(shares, "period", sum_keys=["invoiced", "credited", "paid"])),
+    ]
+
+
+REPORT = register(ReportDef(
+    name="invoicing", fi="Laskutus ja maksut", en="Invoicing and payments",
+    action="billing.read", tables=_tables,
+    notes=("Päivämäärät rajaavat laskun päiväyksen / the dates filter the invoice date",)))
