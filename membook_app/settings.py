@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
         default="FI2112345600000785", description="IBAN of the client escrow account members pay to."
     )
     escrow_bic: str = Field(default="NDEAFIHH", description="BIC of the escrow account.")
+    settlement_pain001_version: Literal["pain.001.001.03", "pain.001.001.09"] = Field(
+        default="pain.001.001.03",
+        description="SEPA payout file version of weekly settlements (ask your bank).",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

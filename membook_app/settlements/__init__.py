@@ -1,0 +1,2 @@
+"""Weekly settlements: each organisation's share of the money members paid, paid out of
+the escrow account (docs/settlements.md)."""
