@@ -1,0 +1,66 @@
+"""`membook report NAME --org ORG [--from …] [--to …] --out FILE.xlsx` and `membook report
+--list`: any report as .xlsx from the shell.
+
+Runs as the system on the server (like `membook export members`), through the same report
+definition and export as the page. Wrong use exits 2; an unknown report or organisation,
+or dates the wrong way round, exit 1 with the reason on stderr.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from membook_app.db import session_scope
+
+
+def _date(text: str | None, name: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"use YYYY-MM-DD, not {text!r}", param_hint=name) from None
+
+
+@click.command("report")
+@click.argument("name", required=False)
+@click.option("--list", "list_reports", is_flag=True, help="List the reports and exit.")
+@click.option("--org", "org_ref", help="Organisation id or exact name (with its subtree).")
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Start date.")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="End date.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The .xlsx file to write.")
+def report_cmd(name: str | None, list_reports: bool, org_ref: str | None,
+               date_from: str | None, date_to: str | None, out: Path | None) -> None:
+    """Raportti Exceliin / a report as .xlsx (membook report --list: the reports)."""
+    from membook_app.register.organizations import find_organization
+    from membook_app.reports.registry import Filters, all_reports, get_report
+    from membook_app.reports.xlsx import export_report
+
+    if list_reports:
+        for report in all_reports():
+            only = "  (operaattori / operator)" if report.operator_only else ""
+            click.echo(f"{report.name:<22} {report.fi} / {report.en}{only}")
+        return
+    if not name:
+        raise click.UsageError("give a report NAME (membook report --list)")
+    if not org_ref:
+        raise click.UsageError("missing option --org")
+    if out is None:
+        raise click.UsageError("missing option --out FILE.xlsx")
+    if out.suffix.lower() != ".xlsx":
+        raise click.BadParameter(f"{out.name}: the file must end in .xlsx", param_hint="--out")
+    start, end = _date(date_from, "--from"), _date(date_to, "--to")
+    get_report(name)  # an unknown name fails before the database is touched
+    with session_scope() as session:
+        org = find_organization(session, org_ref)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = export_report(session, None, name,
+                             Filters(org.id, start, end), str(out))  # type: ignore[arg-type]
+    click.echo(f"{name}: {rows} riviä / rows -> {out}")
+
+
+COMMANDS = [report_cmd]
