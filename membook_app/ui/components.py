@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 
 
@@ -21,3 +24,31 @@ def field(label: rx.Var | str, name: str, value: rx.Var, error: rx.Var, *,
 def page_title(text: rx.Var | str) -> rx.Component:
     """The one heading of a page."""
     return rx.heading(text, size="6", margin_bottom="0.5em")
+
+
+def pager(*total: rx.Var | str, page: rx.Var, pages: rx.Var,
+          go_to: Callable[[Any], rx.event.EventSpec], id_prefix: str) -> rx.Component:
+    """The total line (`total`: its texts) and ‹ page / pages › of a server-side paged
+    table; `go_to` is the page state's guarded handler taking the page number."""
+    return rx.hstack(
+        rx.text(*total, id=f"{id_prefix}-total"),
+        rx.spacer(),
+        rx.button("‹", variant="soft", disabled=page <= 1, on_click=go_to(page - 1),
+                  id=f"{id_prefix}-prev"),
+        rx.text(page, " / ", pages),
+        rx.button("›", variant="soft", disabled=page >= pages, on_click=go_to(page + 1),
+                  id=f"{id_prefix}-next"),
+        width="100%", align="center",
+    )
+
+
+def choice_select(value: rx.Var, options: dict[str, str],
+                  on_change: Callable[[str], Any], *, all_label: str = "Kaikki / All",
+                  id: str) -> rx.Component:
+    """A filter select with an "all" choice (value "all") before `options` (key → label)."""
+    return rx.select.root(
+        rx.select.trigger(id=id),
+        rx.select.content(rx.select.item(all_label, value="all"),
+                          *[rx.select.item(label, value=key) for key, label in options.items()]),
+        value=value, on_change=on_change,
+    )
