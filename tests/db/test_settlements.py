@@ -22,7 +22,15 @@ from membook_app.settlements.runs import (
     discard_run,
     preview_settlement,
 )
-from models import InvoiceLine, Organization, Payment, Settlement, SettlementLine, SettlementRun, utcnow
+from models import (
+    InvoiceLine,
+    Organization,
+    Payment,
+    Settlement,
+    SettlementLine,
+    SettlementRun,
+    utcnow,
+)
 from tests.db.settlement_support import (
     FEES,
     IBANS,

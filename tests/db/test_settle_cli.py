@@ -1,0 +1,68 @@
+"""`membook settle` through the real console script, and the weekly task, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import select
+
+from membook_app.banking.pain001 import validate_pain001
+from membook_app.db import session_scope
+from models import SettlementRun
+from tasks.settlements import create_weekly_run, is_settlement_run_time
+from tests.db.settlement_support import make_org_tree, pay, standard_invoice
+from tests.db.test_cli import membook
+
+
+def test_settle_dry_run_create_approve(db_url: str, tmp_path: Path) -> None:
+    w = make_org_tree(db_url)
+    _, ref = standard_invoice(w)
+    pay(db_url, [(ref, 5500)])
+    dry = membook(db_url, "settle", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "Seura ry" in dry.stdout and "29,55\xa0€" in dry.stdout  # 30,00 − 0,45
+    assert "Yhteensä / total" in dry.stdout and "53,95\xa0€" in dry.stdout  # 55,00 − 1,05
+    with session_scope(db_url) as s:
+        assert s.exec(select(SettlementRun)).all() == []
+
+    created = membook(db_url, "settle", "--create", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    with session_scope(db_url) as s:
+        run_id = s.exec(select(SettlementRun.id)).one()
+    again = membook(db_url, "settle", "--create", cwd=tmp_path)
+    assert again.returncode == 1 and "draft" in again.stderr
+
+    out = tmp_path / "payout.xml"
+    approved = membook(db_url, "settle", "--approve", str(run_id), "--out", str(out),
+                       "--version", "09", cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    assert "3 tilisiirtoa" in approved.stdout
+    validate_pain001(out.read_bytes(), "pain.001.001.09")
+
+    usage = membook(db_url, "settle", "--approve", str(run_id), cwd=tmp_path)
+    assert usage.returncode == 2 and "--out" in usage.stderr
+    missing = membook(db_url, "settle", "--approve", "999", "--out", str(out), cwd=tmp_path)
+    assert missing.returncode == 1 and "999" in missing.stderr
+
+
+def test_weekly_task_creates_one_draft_on_the_settlement_day(db_url: str) -> None:
+    w = make_org_tree(db_url)
+    _, ref = standard_invoice(w)
+    pay(db_url, [(ref, 5500)])
+    saturday = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
+    assert "skipped" in create_weekly_run(saturday)
+    monday = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 07.00 in Helsinki
+    first = create_weekly_run(monday)
+    assert first["run_id"] and first["organizations"] == 0  # the payment came after 23.11.
+    assert create_weekly_run(monday)["reason"] == "run exists"
+    with session_scope(db_url) as s:
+        assert len(s.exec(select(SettlementRun)).all()) == 1
+
+
+def test_run_time_validator() -> None:
+    assert is_settlement_run_time(datetime(2026, 11, 23, 5, 0, tzinfo=UTC))
+    assert not is_settlement_run_time(datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
+    # Easter Monday 2027 (29 March): the run moves to Tuesday.
+    assert not is_settlement_run_time(datetime(2027, 3, 29, 4, 0, tzinfo=UTC))
+    assert is_settlement_run_time(datetime(2027, 3, 30, 4, 0, tzinfo=UTC))
