@@ -30,6 +30,7 @@ from membook_app.reports.registry import (
 )
 from models import Invoice, InvoiceLine, Organization
 
+NO_PERIOD = "–"  # manual invoices may have no period
 MONEY_KEYS = ("invoiced", "credited", "paid", "open", "overcovered")
 PERIOD = Column("period", "Kausi", "Period")
 ORG = Column("organization", "Yhdistys", "Organisation")
@@ -43,8 +44,7 @@ MONEY = (Column("invoiced", "Laskutettu", "Invoiced", "money"),
 def invoice_totals(scope: Scope) -> sa.Select:
     """SQL: per period and invoicing organisation, counts and the money identity's parts."""
     rest = Invoice.total_cents - Invoice.paid_cents - Invoice.credited_cents
-    period = sa.func.coalesce(Invoice.period, "–")
-    return (sa.select(period.label("period"), Organization.name, sa.func.count(),
+    return (sa.select(Invoice.period, Organization.name, sa.func.count(),
                       sa.func.sum(Invoice.total_cents), sa.func.sum(Invoice.credited_cents),
                       sa.func.sum(Invoice.paid_cents),
                       sa.func.sum(sa.case((rest > 0, rest), else_=0)),
@@ -53,17 +53,16 @@ def invoice_totals(scope: Scope) -> sa.Select:
             .join(Organization, Organization.id == Invoice.organization_id)
             .where(Invoice.kind == "invoice", scope.in_subtree(Organization.path),
                    *scope.between(Invoice.issue_date))
-            .group_by(period, Organization.name))
+            .group_by(Invoice.period, Organization.name))
 
 
 def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
     share_org = aliased(Organization)
-    period = sa.func.coalesce(Invoice.period, "–")
     pro_rata = sa.case((Invoice.total_cents > 0,
                         InvoiceLine.amount_cents * Invoice.paid_cents / Invoice.total_cents),
                        else_=0)
     invoiced = frame(session.execute(
-        sa.select(period, share_org.name, sa.func.sum(InvoiceLine.amount_cents),
+        sa.select(Invoice.period, share_org.name, sa.func.sum(InvoiceLine.amount_cents),
                   sa.func.sum(sa.cast(pro_rata, sa.BigInteger)))
         .select_from(InvoiceLine)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
@@ -71,11 +70,11 @@ def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
         .join(share_org, share_org.id == InvoiceLine.organization_id)
         .where(Invoice.kind == "invoice", scope.in_subtree(Organization.path),
                *scope.between(Invoice.issue_date))
-        .group_by(period, share_org.name)).all(),
+        .group_by(Invoice.period, share_org.name)).all(),
         ["period", "organization", "invoiced", "paid"])
     original = aliased(Invoice)
     credited = frame(session.execute(
-        sa.select(sa.func.coalesce(original.period, "–"), share_org.name,
+        sa.select(original.period, share_org.name,
                   -sa.func.sum(InvoiceLine.amount_cents))
         .select_from(InvoiceLine)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
@@ -84,14 +83,16 @@ def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
         .join(share_org, share_org.id == InvoiceLine.organization_id)
         .where(Invoice.kind == "credit_note", scope.in_subtree(Organization.path),
                *scope.between(original.issue_date))
-        .group_by(sa.func.coalesce(original.period, "–"), share_org.name)).all(),
+        .group_by(original.period, share_org.name)).all(),
         ["period", "organization", "credited"])
-    return invoiced.merge(credited, on=["period", "organization"], how="outer").fillna(0)
+    shares = invoiced.merge(credited, on=["period", "organization"], how="outer")
+    return shares.fillna({"period": NO_PERIOD, "invoiced": 0, "paid": 0, "credited": 0})
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
     totals = frame(session.execute(invoice_totals(scope)).all(),
                    ["period", "organization", "invoices", *MONEY_KEYS])
+    totals["period"] = totals["period"].fillna(NO_PERIOD)
     return shape(totals, _share_rows(session, scope))
 
 

@@ -32,6 +32,7 @@ OLDEST = "65–"
 UNKNOWN_AGE = "ei tiedossa / unknown"
 TOP_MUNICIPALITIES = 30
 OTHER = "muut / others"
+NO_CITY = "ei tiedossa / unknown"
 COUNT = Column("members", "Jäseniä", "Members", "int")
 
 
@@ -62,13 +63,12 @@ def _tables(session: Session, scope: Scope) -> list[Table]:
         .where(scope.in_subtree(Organization.path))
         .group_by(Organization.name, MembershipType.name, Membership.status, age)).all()
     df = frame(rows, ["organization", "type", "status", "age", "members"])
-    city = sa.func.coalesce(sa.func.nullif(sa.func.trim(Person.city), ""), "–")
     cities = frame(session.execute(
-        sa.select(city, sa.func.count()).select_from(Membership)
+        sa.select(Person.city, sa.func.count()).select_from(Membership)
         .join(Person, Person.id == Membership.person_id)
         .join(Organization, Organization.id == Membership.organization_id)
         .where(scope.in_subtree(Organization.path), Membership.status == "active")
-        .group_by(city)).all(), ["municipality", "members"])
+        .group_by(Person.city)).all(), ["municipality", "members"])
     return shape(df, cities)
 
 
@@ -89,7 +89,10 @@ def shape(df: pd.DataFrame, cities: pd.DataFrame) -> list[Table]:
     order = [label for _, label in AGE_GROUPS] + [OLDEST, UNKNOWN_AGE]
     by_age = (active.groupby("age")["members"].sum().reindex(order, fill_value=0)
               .reset_index())
-    cities = cities.sort_values(["members", "municipality"], ascending=[False, True])
+    cities = cities.assign(municipality=cities["municipality"].fillna("").str.strip()
+                           .replace("", NO_CITY))
+    cities = (cities.groupby("municipality", as_index=False)["members"].sum()
+              .sort_values(["members", "municipality"], ascending=[False, True]))
     if len(cities) > TOP_MUNICIPALITIES:
         rest = int(cities["members"].iloc[TOP_MUNICIPALITIES:].sum())
         cities = pd.concat([cities.iloc[:TOP_MUNICIPALITIES],
