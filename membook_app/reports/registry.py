@@ -26,7 +26,7 @@ from membook_app.register.organizations import get_organization
 from models import Organization
 
 REPORT_MODULES = ("register_summary", "invoicing", "receivables", "payments_journal",
-                  "settlements", "membership_changes")
+                  "settlements", "membership_changes", "escrow")
 KINDS = ("text", "int", "money", "date")
 DETAIL_PAGE_MAX = 500
 # The command line runs on the server as the system, like `membook export members`.
@@ -127,8 +127,9 @@ class Filters:
 
 @dataclass(frozen=True)
 class Scope:
-    """Filters resolved and checked: the organisation (None: all), dates, today."""
+    """Filters resolved and checked for an asker: the organisation (None: all), dates."""
 
+    actor: Actor
     organization: Organization | None
     date_from: date | None
     date_to: date | None
@@ -252,7 +253,7 @@ def resolve(session: Session, actor: Actor, report: ReportDef, filters: Filters)
     if bucket is not None and bucket not in {k for k, _ in report.buckets}:
         raise ValidationError(f"Tuntematon rajaus {bucket!r}", f"Unknown bucket {bucket!r}",
                               field="bucket")
-    return Scope(org, filters.date_from, filters.date_to, filters.today or date.today(),
+    return Scope(actor, org, filters.date_from, filters.date_to, filters.today or date.today(),
                  bucket, session.get_bind().dialect.name)
 
 
