@@ -31,7 +31,6 @@ from membook_app.accounts.permissions import Actor
 from membook_app.audit import record
 from membook_app.banking.banking_days import next_banking_day
 from membook_app.banking.pain001 import (
-    PAIN_001_001_03,
     VERSIONS,
     CreditTransfer,
     Debtor,
@@ -530,3 +529,53 @@ def describe_share(share: OrgShare) -> dict[str, Any]:
             "reversals": money(share.reversal_cents), "fees": money(share.fee_cents),
             "carried_in": money(share.carried_in_cents), "net": money(share.net_cents),
             "payout": money(share.payout_cents)}
+
+
+# --- the operator's review -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One settlement of a run, as the operator reviews it."""
+
+    share: OrgShare
+    settlement_id: int
+    reference: str
+    status: str
+    iban_ok: bool
+
+
+def list_runs(session: Session, actor: Actor | None, *, limit: int = 52) -> list[SettlementRun]:
+    """The latest runs, newest first (a year of weekly runs by default)."""
+    require_operator(actor)
+    return list(session.exec(select(SettlementRun).order_by(
+        col(SettlementRun.cut_off).desc()).limit(limit)).all())
+
+
+def review_run(session: Session, actor: Actor | None, run_id: int) -> list[ReviewRow]:
+    """Every settlement of a run with what it pays; a draft shows the IBAN as it is now."""
+    require_operator(actor)
+    run = get_run(session, run_id)
+    rows = session.exec(
+        select(Settlement, Organization)
+        .join(Organization, col(Organization.id) == Settlement.organization_id)
+        .where(Settlement.run_id == run_id)).all()
+    review = []
+    for s, org in rows:
+        iban = org.iban if run.status == "draft" else s.iban
+        share = OrgShare(s.organization_id, org.name, iban, s.payment_count, s.gross_cents,
+                         s.reversal_cents, s.fee_cents, s.carried_in_cents, s.net_cents,
+                         s.payout_cents)
+        review.append(ReviewRow(share, s.id, s.reference, s.status,  # type: ignore[arg-type]
+                                s.payout_cents == 0 or _valid_iban(iban)))
+    review.sort(key=lambda r: (r.share.organization_name.casefold(), r.share.organization_id))
+    return review
+
+
+def payout_file(session: Session, actor: Actor | None, run_id: int) -> tuple[bytes, str]:
+    """The stored pain.001 of an approved run and a file name for it."""
+    require_operator(actor)
+    run = get_run(session, run_id)
+    if run.status != "approved" or not run.payout_xml:
+        raise NotFound("Tilitysajolla ei ole maksutiedostoa",
+                       "The settlement run has no payout file")
+    return run.payout_xml.encode(), f"tilitys-{run.id}-{run.execution_date}.xml"
