@@ -30,7 +30,16 @@ from membook_app.register.memberships import add_membership, end_membership
 from membook_app.register.people import create_person
 from membook_app.reports.registry import Filters, all_reports, detail_page, run_report
 from membook_app.reports.xlsx import export_report
-from models import Allocation, Invoice, Membership, Organization, Payment
+from membook_app.settlements.runs import create_run
+from models import (
+    Allocation,
+    Invoice,
+    Membership,
+    Organization,
+    Payment,
+    Settlement,
+    SettlementLine,
+)
 from tests.db.test_billing_fees import World, actor_for, billing_world
 from tests.db.test_cli import membook
 from tests.factories import make_member
@@ -99,6 +108,8 @@ def data(db_url: str) -> Data:
         create_credit_note(s, None, full26[0], amounts=None, reason="Hallituksen päätös")
         create_credit_note(s, None, invoices[("2027", people["paper"])][0], amounts=None,
                            reason="Ei jäsen")
+    with session_scope(db_url) as s:
+        create_run(s, None)  # the weekly settlement of everything allocated so far
     # Membership changes in 2027: one resigns, one is ended, one joins.
     with session_scope(db_url) as s:
         ms = {m.person_id: m.id for m in s.exec(select(Membership))}
@@ -218,6 +229,29 @@ def test_membership_changes_add_up(data: Data) -> None:
     a, b = rows.loc["Seura A ry"], rows.loc["Seura B ry"]
     assert (a.at_start, a.joined, a.resigned, a.left, a.at_end) == (6, 0, 1, 1, 5)
     assert (b.at_start, b.joined, b.ended, b.left, b.at_end) == (3, 1, 1, 1, 3)
+
+
+def test_settlements_settle_what_was_paid(data: Data) -> None:
+    """Every cent booked to an invoice is in a settlement: the settlements report's gross
+    equals the invoicing report's paid, and the lines add up to their settlements."""
+    url, t = data.world.url, data.world.tree
+    with session_scope(url) as s:
+        week, settlements = run_report(s, data.operator, "settlements",  # type: ignore[arg-type]
+                                       Filters(t.federation)).tables
+        paid = _total(run_report(s, data.operator, "invoicing",  # type: ignore[arg-type]
+                                 Filters(t.federation)).tables[0], "paid")
+        assert _total(settlements, "gross") == paid > 0
+        net = s.execute(sa.select(sa.func.sum(Settlement.net_cents))).scalar_one()
+        assert _total(settlements, "net") == _total(week, "total") == net
+        rows, more = detail_page(s, data.operator, "settlements",  # type: ignore[arg-type]
+                                 Filters(t.federation), limit=500)
+        lines = s.execute(sa.select(sa.func.count(), sa.func.sum(SettlementLine.amount_cents))
+                          ).one()
+        assert not more and (len(rows), sum(r[7] for r in rows)) == tuple(lines)
+        # Club B's treasurer sees club B's settlement only.
+        tb = actor_for(url, "tb@example.fi", t.club_b, "treasurer")
+        own = run_report(s, tb, "settlements", Filters(t.club_b)).tables[1]
+        assert set(own.frame["organization"][:-1]) == {"Seura B ry"}
 
 
 def test_every_report_runs_and_exports(data: Data, tmp_path: Path) -> None:
