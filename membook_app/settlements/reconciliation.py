@@ -1,6 +1,5 @@
 """Escrow reconciliation: what Membook's books say the escrow account should hold, against
-the closing balance of the latest imported camt.053 statement (docs/settlements.md,
-"Escrow reconciliation").
+the closing balance of the latest imported camt.053 statement (docs/escrow.md).
 
     expected = received − settled − fees − refunds
 
