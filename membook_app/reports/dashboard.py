@@ -1,0 +1,349 @@
+"""The treasurer's dashboard: the figures of one organisation and its subtree, in a glance.
+
+Every figure is one SQL aggregate over indexed columns (no table is read into Python),
+so the whole dashboard stays well under half a second at 100,000 members and 300,000
+payments (`bench/reports.py` times it). Date buckets (months, weeks, receivable ages)
+are a portable `CASE` over boundary dates computed here, grouped in an outer query, so
+the same SQL runs on SQLite and PostgreSQL and the range condition can use an index.
+
+What each figure means, precisely:
+
+* **members now** — active memberships in the subtree; **joins** per month — memberships
+  whose `start_date` falls in the month; **resignations** — memberships now resigned,
+  deemed resigned or ended whose `end_date` (the day the membership ended, which an
+  import may set in the past; the status-history row is only when it was recorded) falls
+  in the month. Members at each month's end are counted back from now with those two.
+* **invoiced against paid** — for the billing period the fee page opens on (the
+  membership year after today's: a treasurer bills 2027 in late 2026), by organisation
+  share (`InvoiceLine.organization_id` inside the subtree): invoiced = the lines of the
+  period's invoices, credited = the lines of its credit notes, paid = what the invoices
+  have been paid, split by what is still billed to each organisation (lines less their
+  credits) like the settlement splits money (docs/settlements.md), but rounded down per
+  line rather than to the exact cent, open = the rest. A fully credited invoice counts
+  nothing as paid to a share.
+* **open receivables by age** — the whole open amount of unpaid invoices issued by an
+  organisation of the subtree, by days past the due date (due today = not due).
+* **incoming money per week** — money booked to invoices of the subtree, by the week
+  (Monday to Sunday) of the payment's booking date, net of reversals. Its source is
+  *booked by hand* when a person made the allocation (`Allocation.created_by_user_id` is
+  set: the unmatched queue's book and split) or the payment itself was entered by hand
+  (`Payment.source == "manual"`); otherwise *Paytrail* for Paytrail payments and *bank
+  reference payment* for everything the bank import matched by reference.
+* **unmatched payments waiting** — the queue is escrow money that belongs to no
+  organisation until a person books it, and which invoices a payment might belong to is
+  a ranked search per payment (`payments/unmatched.py`), too costly for a dashboard. So
+  the count and sum are the operator's figure and shown only to the operator.
+* **next settlement** — `settlements.runs.compute_shares` for the subtree with the
+  cut-off now: this organisation's own payout and the subtree's total (billing readers).
+* **latest bank import** — when the bank's data last arrived and whether it went in; the
+  file, its counts and its totals are the escrow account's and only the operator's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from membook_app.accounts.permissions import Actor
+from membook_app.errors import PermissionDenied
+from membook_app.payments.matching import MATCHED_STATUSES
+from membook_app.register.organizations import get_organization
+from membook_app.settlements.runs import compute_shares
+from models import (
+    Allocation,
+    BankImport,
+    Invoice,
+    InvoiceLine,
+    Membership,
+    Organization,
+    Payment,
+    utcnow,
+)
+
+MONTHS = 12
+WEEKS = 12
+LEFT_STATUSES = ("resigned", "deemed_resigned", "ended")
+OPEN_STATUSES = ("open", "partly_paid", "overdue")
+# Payment statuses that carry allocations to invoices (a reversal carries negative ones).
+BOOKED_STATUSES = (*MATCHED_STATUSES, "reversal")
+SOURCES = ("bank", "paytrail", "manual")
+# (key, first day overdue, Finnish label, English label); the last bucket is open-ended.
+AGE_BUCKETS = (
+    ("not_due", None, "Ei erääntynyt", "Not due"),
+    ("1_30", 1, "1–30 pv", "1–30 days"),
+    ("31_60", 31, "31–60 pv", "31–60 days"),
+    ("61_90", 61, "61–90 pv", "61–90 days"),
+    ("over_90", 91, "yli 90 pv", "over 90 days"),
+)
+
+
+@dataclass(frozen=True)
+class MonthFigure:
+    month: date  # the first day of the month
+    joins: int
+    resignations: int
+    members_at_end: int  # for the running month: now
+
+
+@dataclass(frozen=True)
+class ShareFigure:
+    organization_id: int
+    organization_name: str
+    invoiced_cents: int
+    credited_cents: int
+    paid_cents: int
+    open_cents: int
+
+
+@dataclass(frozen=True)
+class AgeFigure:
+    key: str
+    label_fi: str
+    label_en: str
+    invoice_count: int
+    open_cents: int
+
+
+@dataclass(frozen=True)
+class WeekFigure:
+    week_start: date  # a Monday
+    bank_cents: int
+    paytrail_cents: int
+    manual_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.bank_cents + self.paytrail_cents + self.manual_cents
+
+
+@dataclass(frozen=True)
+class UnmatchedFigure:
+    count: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class SettlementEstimate:
+    cut_off: datetime
+    own_payout_cents: int
+    subtree_payout_cents: int
+    subtree_net_cents: int
+    organization_count: int  # organisations of the subtree with money in the round
+    payment_count: int
+
+
+@dataclass(frozen=True)
+class ImportStatus:
+    created_at: datetime
+    status: str
+    message: str | None
+    # The escrow account's details: None unless the reader is the operator.
+    filename: str | None
+    file_format: str | None
+    payment_count: int | None
+    matched_count: int | None
+    unmatched_count: int | None
+    credit_cents: int | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    organization_id: int
+    organization_name: str
+    today: date
+    period: str
+    members_now: int
+    months: tuple[MonthFigure, ...]
+    shares: tuple[ShareFigure, ...]
+    receivables: tuple[AgeFigure, ...]
+    weeks: tuple[WeekFigure, ...]
+    unmatched: UnmatchedFigure | None  # operator only
+    settlement: SettlementEstimate | None
+    latest_import: ImportStatus | None
+
+
+def billing_period(today: date) -> str:
+    """The period the fee page opens on: the membership year after today's."""
+    return str(today.year + 1)
+
+
+def _month_starts(today: date, count: int) -> list[date]:
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(count):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def _bucket(column: sa.ColumnElement, starts: Sequence[date]) -> sa.ColumnElement[int]:
+    """Index of the last boundary the value is on or after (starts ascending), else -1."""
+    return sa.case(*[(column >= start, i) for i, start in reversed(list(enumerate(starts)))],
+                   else_=-1)
+
+
+def _grouped(session: Session, inner: sa.Select) -> list[sa.Row]:
+    """GROUP BY every column but the last of `inner`, summing the last (and counting rows).
+
+    Grouping in an outer query keeps bound parameters out of GROUP BY, which PostgreSQL
+    would otherwise see as different expressions from the selected ones.
+    """
+    sub = inner.subquery()
+    keys = list(sub.c)[:-1]
+    value = list(sub.c)[-1]
+    return list(session.execute(
+        sa.select(*keys, sa.func.count(), sa.func.coalesce(sa.func.sum(value), 0))
+        .group_by(*keys)).all())
+
+
+def _members(session: Session, ids: list[int], today: date) -> tuple[int, tuple[MonthFigure, ...]]:
+    in_scope = col(Membership.organization_id).in_(ids)
+    now = int(session.execute(sa.select(sa.func.count()).select_from(Membership).where(
+        in_scope, Membership.status == "active")).scalar_one())
+    starts = _month_starts(today, MONTHS)
+    joins = {int(b): int(n) for b, n, _ in _grouped(session, sa.select(
+        _bucket(col(Membership.start_date), starts), sa.literal(0))
+        .where(in_scope, col(Membership.start_date) >= starts[0],
+               col(Membership.start_date) <= today))}
+    left = {int(b): int(n) for b, n, _ in _grouped(session, sa.select(
+        _bucket(col(Membership.end_date), starts), sa.literal(0))
+        .where(in_scope, col(Membership.status).in_(LEFT_STATUSES),
+               col(Membership.end_date) >= starts[0], col(Membership.end_date) <= today))}
+    months = []
+    members = now
+    for i in reversed(range(MONTHS)):  # walk back from now: undo each month's changes
+        months.append(MonthFigure(starts[i], joins.get(i, 0), left.get(i, 0), members))
+        members += left.get(i, 0) - joins.get(i, 0)
+    return now, tuple(reversed(months))
+
+
+def _shares(session: Session, orgs: dict[int, str], period: str) -> tuple[ShareFigure, ...]:
+    # A credit note's line is weighed against the invoice it credits (`original`), so a
+    # share is paid in proportion to what is still billed to that organisation.
+    original = aliased(Invoice)
+    net = original.total_cents - original.credited_cents
+    paid_part = sa.case(
+        (net > 0, sa.cast(InvoiceLine.amount_cents, sa.BigInteger) * original.paid_cents // net),
+        else_=0)
+    rows = session.execute(
+        sa.select(InvoiceLine.organization_id,
+                  sa.func.sum(sa.case((Invoice.kind == "invoice", InvoiceLine.amount_cents),
+                                      else_=0)),
+                  sa.func.sum(sa.case((Invoice.kind == "credit_note", -InvoiceLine.amount_cents),
+                                      else_=0)),
+                  sa.func.sum(paid_part))
+        .select_from(InvoiceLine)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .join(original, original.id == sa.func.coalesce(Invoice.credited_invoice_id, Invoice.id))
+        .where(Invoice.period == period, col(InvoiceLine.organization_id).in_(list(orgs)))
+        .group_by(InvoiceLine.organization_id)).all()
+    figures = []
+    for org_id, invoiced, credited, paid in rows:
+        invoiced, credited, paid = int(invoiced or 0), int(credited or 0), int(paid or 0)
+        figures.append(ShareFigure(int(org_id), orgs[int(org_id)], invoiced, credited, paid,
+                                   invoiced - credited - paid))
+    return tuple(sorted(figures, key=lambda f: (-f.invoiced_cents, f.organization_name)))
+
+
+def _receivables(session: Session, ids: list[int], today: date) -> tuple[AgeFigure, ...]:
+    # Boundaries ascending by due date: over 90 days late first, not yet due last.
+    firsts = [first for _, first, _, _ in AGE_BUCKETS[1:]]
+    starts = [date.min] + [today - timedelta(days=first - 1) for first in reversed(firsts)]
+    open_cents = Invoice.total_cents - Invoice.credited_cents - Invoice.paid_cents
+    found = {int(b): (int(n), int(s)) for b, n, s in _grouped(session, sa.select(
+        _bucket(col(Invoice.due_date), starts), open_cents)
+        .where(col(Invoice.organization_id).in_(ids), col(Invoice.status).in_(OPEN_STATUSES),
+               Invoice.kind == "invoice"))}
+    figures = []
+    for i, (key, _first, fi, en) in enumerate(AGE_BUCKETS):
+        count, cents = found.get(len(AGE_BUCKETS) - 1 - i, (0, 0))
+        figures.append(AgeFigure(key, fi, en, count, cents))
+    return tuple(figures)
+
+
+def _weeks(session: Session, ids: list[int], today: date) -> tuple[WeekFigure, ...]:
+    monday = today - timedelta(days=today.weekday())
+    starts = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
+    source = sa.case(
+        (sa.or_(col(Allocation.created_by_user_id).is_not(None), Payment.source == "manual"),
+         "manual"),
+        (Payment.source == "paytrail", "paytrail"), else_="bank")
+    rows = _grouped(session, sa.select(
+        _bucket(col(Payment.booking_date), starts), source, Allocation.amount_cents)
+        .select_from(Payment)
+        .join(Allocation, Allocation.payment_id == Payment.id)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(col(Payment.status).in_(BOOKED_STATUSES),
+               col(Payment.booking_date) >= starts[0], col(Payment.booking_date) <= today,
+               col(Invoice.organization_id).in_(ids)))
+    sums = {(int(b), str(s)): int(c) for b, s, _n, c in rows}
+    return tuple(WeekFigure(start, *(sums.get((i, s), 0) for s in SOURCES))
+                 for i, start in enumerate(starts))
+
+
+def _unmatched(session: Session) -> UnmatchedFigure:
+    count, cents = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0))
+        .where(Payment.status == "unmatched")).one()
+    return UnmatchedFigure(int(count), int(cents))
+
+
+def _settlement(session: Session, org: Organization, cut_off: datetime) -> SettlementEstimate:
+    shares = compute_shares(session, cut_off, organization_path=org.path)
+    return SettlementEstimate(
+        cut_off=cut_off,
+        own_payout_cents=sum(s.payout_cents for s in shares if s.organization_id == org.id),
+        subtree_payout_cents=sum(s.payout_cents for s in shares),
+        subtree_net_cents=sum(s.net_cents for s in shares),
+        organization_count=len(shares),
+        payment_count=sum(s.payment_count for s in shares))
+
+
+def _latest_import(session: Session, operator: bool) -> ImportStatus | None:
+    latest = session.exec(select(BankImport).order_by(col(BankImport.id).desc()).limit(1)).first()
+    if latest is None:
+        return None
+    if not operator:
+        return ImportStatus(latest.created_at, latest.status, None, None, None, None, None,
+                            None, None)
+    return ImportStatus(latest.created_at, latest.status, latest.message, latest.filename,
+                        latest.format, latest.payment_count, latest.matched_count,
+                        latest.unmatched_count, latest.credit_cents)
+
+
+def dashboard(session: Session, actor: Actor, organization_id: int, today: date, *,
+              now: datetime | None = None) -> Dashboard:
+    """The dashboard of an organisation and its subtree, for anyone who may read it.
+
+    `today` dates the buckets (months, weeks, ages, the period); `now` is the
+    settlement estimate's cut-off (default: this moment).
+    """
+    org = get_organization(session, organization_id)
+    if not (actor.can("register.read", org.path) or actor.can("billing.read", org.path)):
+        raise PermissionDenied()
+    orgs = {int(i): n for i, n in session.execute(
+        sa.select(Organization.id, Organization.name)
+        .where(col(Organization.path).startswith(org.path))).all()}
+    ids = sorted(orgs)
+    members_now, months = _members(session, ids, today)
+    period = billing_period(today)
+    billing = actor.can("billing.read", org.path)
+    return Dashboard(
+        organization_id=org.id,  # type: ignore[arg-type]
+        organization_name=org.name,
+        today=today,
+        period=period,
+        members_now=members_now,
+        months=months,
+        shares=_shares(session, orgs, period) if billing else (),
+        receivables=_receivables(session, ids, today) if billing else (),
+        weeks=_weeks(session, ids, today) if billing else (),
+        unmatched=_unmatched(session) if actor.is_operator else None,
+        settlement=_settlement(session, org, now or utcnow()) if billing else None,
+        latest_import=_latest_import(session, actor.is_operator) if billing else None,
+    )
