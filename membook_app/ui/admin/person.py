@@ -388,7 +388,7 @@ def _history_section() -> rx.Component:
 def person_view() -> rx.Component:
     """Edit form on the left, memberships below."""
     return rx.vstack(
-        rx.link(t("← Jäsenrekisteri", "← Member register"), href="/admin"),
+        rx.link(t("← Jäsenrekisteri", "← Member register"), href="/admin/members"),
         page_title(rx.text(PersonState.values["first_name"], " ",
                            PersonState.values["last_name"])),
         rx.form(

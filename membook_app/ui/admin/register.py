@@ -251,7 +251,7 @@ def pager() -> rx.Component:
     )
 
 
-@admin_page("/admin", "jäsenrekisteri / register", on_load=[RegisterState.load],
+@admin_page("/admin/members", "jäsenrekisteri / register", on_load=[RegisterState.load],
             on_org_change=RegisterState.org_changed)
 def register_view() -> rx.Component:
     """The register: who belongs to the selected organisation (and below)."""

@@ -84,7 +84,7 @@ def nav_item(href: str, icon: str, fi: str, en: str, *, order: int,
         NAV.append(NavItem(href, icon, fi, en, order, operator_only))
 
 
-nav_item("/admin", "users", "Jäsenrekisteri", "Member register", order=10)
+nav_item("/admin/members", "users", "Jäsenrekisteri", "Member register", order=10)
 nav_item("/admin/outbox", "mail", "Lähtevät viestit", "Outbox", order=900, operator_only=True)
 
 

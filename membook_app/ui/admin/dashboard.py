@@ -1,0 +1,303 @@
+"""/admin: the treasurer's dashboard, the landing page of the admin pages.
+
+The figures come from `reports.dashboard.dashboard` for the selected organisation and
+its subtree. Each chart has a "Luvut / Figures" button that opens the same numbers as a
+table in Finnish format; the dialog is client-side, so no handler serves it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+import reflex as rx
+
+from membook_app.db import session_scope
+from membook_app.formatting import HELSINKI, fi_date, fi_datetime, money, number
+from membook_app.reports.dashboard import Dashboard, dashboard
+from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
+from membook_app.ui.components import page_title
+from membook_app.ui.guard import current_actor, guarded
+from membook_app.ui.i18n import UiState, t
+
+nav_item("/admin", "layout-dashboard", "Yleiskuva", "Dashboard", order=5)
+
+IMPORT_STATUSES = {"imported": "luettu / imported", "failed": "epäonnistui / failed",
+                   "refused": "hylätty / refused"}
+CHART_HEIGHT = 260
+
+
+@dataclasses.dataclass
+class FigureRow:
+    """One row of a chart's figures, already in Finnish display form."""
+
+    cells: list[str]
+
+
+def _euros(cents: int) -> float:
+    return cents / 100
+
+
+def _month_label(board: Dashboard, index: int) -> str:
+    month = board.months[index].month
+    return f"{month.month}/{month.year}"
+
+
+class DashboardState(StaffState):
+    """The figures of the selected organisation: chart data and their tables."""
+
+    loaded: bool = False
+    organization: str = ""
+    period: str = ""
+    members_now: str = ""
+    member_chart: list[dict[str, str | int]] = []
+    member_rows: list[FigureRow] = []
+    share_chart: list[dict[str, str | float]] = []
+    share_rows: list[FigureRow] = []
+    age_chart: list[dict[str, str | float]] = []
+    age_rows: list[FigureRow] = []
+    week_chart: list[dict[str, str | float]] = []
+    week_rows: list[FigureRow] = []
+    show_unmatched: bool = False
+    unmatched_count: str = ""
+    unmatched_sum: str = ""
+    has_settlement: bool = False
+    own_payout: str = ""
+    subtree_payout: str = ""
+    settlement_cut_off: str = ""
+    has_import: bool = False
+    import_at: str = ""
+    import_status: str = ""
+    import_details: str = ""
+
+    def _fill(self, board: Dashboard) -> None:
+        self.organization, self.period = board.organization_name, board.period
+        self.members_now = number(board.members_now)
+        self.member_chart = [
+            {"month": _month_label(board, i), "joins": m.joins, "resignations": m.resignations,
+             "members": m.members_at_end} for i, m in enumerate(board.months)]
+        self.member_rows = [FigureRow([_month_label(board, i), number(m.joins),
+                                       number(m.resignations), number(m.members_at_end)])
+                            for i, m in enumerate(board.months)]
+        self.share_chart = [{"name": s.organization_name, "invoiced": _euros(s.invoiced_cents),
+                             "paid": _euros(s.paid_cents), "open": _euros(s.open_cents)}
+                            for s in board.shares]
+        self.share_rows = [FigureRow([s.organization_name, money(s.invoiced_cents),
+                                      money(s.credited_cents), money(s.paid_cents),
+                                      money(s.open_cents)]) for s in board.shares]
+        self.age_chart = [{"fi": a.label_fi, "en": a.label_en, "open": _euros(a.open_cents)}
+                          for a in board.receivables]
+        self.age_rows = [FigureRow([f"{a.label_fi} / {a.label_en}", number(a.invoice_count),
+                                    money(a.open_cents)]) for a in board.receivables]
+        self.week_chart = [{"week": fi_date(w.week_start), "bank": _euros(w.bank_cents),
+                            "paytrail": _euros(w.paytrail_cents),
+                            "manual": _euros(w.manual_cents)} for w in board.weeks]
+        self.week_rows = [FigureRow([fi_date(w.week_start), money(w.bank_cents),
+                                     money(w.paytrail_cents), money(w.manual_cents),
+                                     money(w.total_cents)]) for w in board.weeks]
+        self.show_unmatched = board.unmatched is not None
+        if board.unmatched is not None:
+            self.unmatched_count = number(board.unmatched.count)
+            self.unmatched_sum = money(board.unmatched.amount_cents)
+        self.has_settlement = board.settlement is not None
+        if board.settlement is not None:
+            self.own_payout = money(board.settlement.own_payout_cents)
+            self.subtree_payout = money(board.settlement.subtree_payout_cents)
+            self.settlement_cut_off = fi_datetime(board.settlement.cut_off)
+        latest = board.latest_import
+        self.has_import = latest is not None
+        if latest is not None:
+            self.import_at = fi_datetime(latest.created_at)
+            self.import_status = IMPORT_STATUSES.get(latest.status, latest.status)
+            self.import_details = "" if latest.filename is None else (
+                f"{latest.filename} ({latest.file_format}): {number(latest.payment_count)} "
+                f"maksua / payments, {number(latest.matched_count)} kohdistettu / matched, "
+                f"{number(latest.unmatched_count)} kohdistamatta / unmatched, "
+                f"{money(latest.credit_cents)}")
+        self.loaded = True
+
+    def _load(self) -> None:
+        self.loaded = False
+        if not self.org_id.isdigit():
+            return
+        with session_scope() as session:
+            board = dashboard(session, current_actor(), int(self.org_id),
+                              datetime.now(HELSINKI).date())
+        self._fill(board)
+
+    @rx.event
+    @guarded("staff")
+    def load(self) -> None:
+        """Compute the dashboard of the selected organisation (on opening the page)."""
+        self._load()
+
+    @rx.event
+    @guarded("staff")
+    def org_changed(self, _org_id: str = "") -> None:
+        """Another organisation was chosen in the switcher."""
+        self._load()
+
+
+def _figures(key: str, headers: list[rx.Var], rows: rx.Var) -> rx.Component:
+    """The "figures" button and its dialog: the chart's numbers as a table."""
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button(rx.icon("table", size=14), t("Luvut", "Figures"),
+                                    size="1", variant="soft", id=f"{key}-figures")),
+        rx.dialog.content(
+            rx.dialog.title(t("Luvut", "Figures")),
+            rx.box(rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h)
+                                               for h in headers])),
+                rx.table.body(rx.foreach(rows, lambda row: rx.table.row(
+                    rx.foreach(row.cells, lambda cell: rx.table.cell(cell))))),
+                size="1", id=f"{key}-table"), overflow_x="auto"),
+            rx.dialog.close(rx.button(t("Sulje", "Close"), variant="soft", margin_top="1em",
+                                      id=f"{key}-close")),
+            max_width="40em",
+        ),
+    )
+
+
+def _card(key: str, title: rx.Var, chart: rx.Component, figures: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.heading(title, size="3"), rx.spacer(), figures, width="100%",
+                      align="center"),
+            rx.box(chart, width="100%", height=f"{CHART_HEIGHT}px"),
+            width="100%",
+        ),
+        width="100%", id=f"{key}-card",
+    )
+
+
+def _stat(label: rx.Var, value: rx.Var | str, note: rx.Component | None = None,
+          id_: str = "") -> rx.Component:
+    return rx.card(rx.vstack(
+        rx.text(label, size="2", color_scheme="gray"),
+        rx.text(value, size="5", weight="bold", id=id_),
+        *([note] if note is not None else []),
+        spacing="1"), min_width="14em", flex="1")
+
+
+def _members_chart() -> rx.Component:
+    return _card("members", t("Jäsenet ja muutokset kuukausittain", "Members and changes by month"),
+                 rx.recharts.composed_chart(
+                     rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                     rx.recharts.x_axis(data_key="month"),
+                     rx.recharts.y_axis(y_axis_id="changes"),
+                     rx.recharts.y_axis(y_axis_id="members", orientation="right"),
+                     rx.recharts.bar(data_key="joins", name=t("Liittyneet", "Joined"),
+                                     fill=rx.color("grass", 8), y_axis_id="changes"),
+                     rx.recharts.bar(data_key="resignations", name=t("Eronneet", "Left"),
+                                     fill=rx.color("tomato", 8), y_axis_id="changes"),
+                     rx.recharts.line(data_key="members", name=t("Jäseniä", "Members"),
+                                      stroke=rx.color("accent", 9), y_axis_id="members"),
+                     rx.recharts.legend(), rx.recharts.graphing_tooltip(),
+                     data=DashboardState.member_chart),
+                 _figures("members", [t("Kuukausi", "Month"), t("Liittyneet", "Joined"),
+                                      t("Eronneet", "Left"),
+                                      t("Jäseniä kuun lopussa", "Members at month end")],
+                          DashboardState.member_rows))
+
+
+def _shares_chart() -> rx.Component:
+    return _card("shares", rx.fragment(t("Laskutettu ja maksettu, kausi ", "Invoiced and paid, "
+                                          "period "), DashboardState.period),
+                 rx.recharts.bar_chart(
+                     rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                     rx.recharts.x_axis(data_key="name"),
+                     rx.recharts.y_axis(),
+                     rx.recharts.bar(data_key="invoiced", name=t("Laskutettu €", "Invoiced €"),
+                                     fill=rx.color("accent", 7)),
+                     rx.recharts.bar(data_key="paid", name=t("Maksettu €", "Paid €"),
+                                     fill=rx.color("grass", 8)),
+                     rx.recharts.legend(), rx.recharts.graphing_tooltip(),
+                     data=DashboardState.share_chart),
+                 _figures("shares", [t("Osuus", "Share"), t("Laskutettu", "Invoiced"),
+                                     t("Hyvitetty", "Credited"), t("Maksettu", "Paid"),
+                                     t("Avoinna", "Open")], DashboardState.share_rows))
+
+
+def _ages_chart() -> rx.Component:
+    return _card("ages", t("Avoimet saatavat iän mukaan", "Open receivables by age"),
+                 rx.recharts.bar_chart(
+                     rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                     rx.recharts.x_axis(data_key=rx.cond(UiState.lang == "en", "en", "fi")),
+                     rx.recharts.y_axis(),
+                     rx.recharts.bar(data_key="open", name=t("Avoinna €", "Open €"),
+                                     fill=rx.color("amber", 8)),
+                     rx.recharts.graphing_tooltip(),
+                     data=DashboardState.age_chart),
+                 _figures("ages", [t("Erääntynyt", "Overdue"), t("Laskuja", "Invoices"),
+                                   t("Avoinna", "Open")], DashboardState.age_rows))
+
+
+def _weeks_chart() -> rx.Component:
+    return _card("weeks", t("Saapuneet maksut viikoittain", "Incoming money by week"),
+                 rx.recharts.bar_chart(
+                     rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                     rx.recharts.x_axis(data_key="week"),
+                     rx.recharts.y_axis(),
+                     rx.recharts.bar(data_key="bank", stack_id="money",
+                                     name=t("Viitemaksut €", "Reference payments €"),
+                                     fill=rx.color("accent", 8)),
+                     rx.recharts.bar(data_key="paytrail", stack_id="money",
+                                     name=t("Paytrail €", "Paytrail €"),
+                                     fill=rx.color("grass", 8)),
+                     rx.recharts.bar(data_key="manual", stack_id="money",
+                                     name=t("Käsin kohdistetut €", "Booked by hand €"),
+                                     fill=rx.color("amber", 8)),
+                     rx.recharts.legend(), rx.recharts.graphing_tooltip(),
+                     data=DashboardState.week_chart),
+                 _figures("weeks", [t("Viikko alkaen", "Week from"), t("Viitemaksut",
+                                                                       "Reference payments"),
+                                    "Paytrail", t("Käsin kohdistetut", "Booked by hand"),
+                                    t("Yhteensä", "Total")], DashboardState.week_rows))
+
+
+def _stats() -> rx.Component:
+    return rx.flex(
+        _stat(t("Jäseniä nyt", "Members now"), DashboardState.members_now, id_="members-now"),
+        _stat(t("Seuraava tilitys (arvio)", "Next settlement (estimate)"),
+              rx.cond(DashboardState.has_settlement, DashboardState.own_payout, "–"),
+              rx.cond(DashboardState.has_settlement, rx.text(
+                  t("Alayhdistykset mukaan ", "With sub-organisations "),
+                  DashboardState.subtree_payout, " · ", DashboardState.settlement_cut_off,
+                  size="1", color_scheme="gray")),
+              id_="settlement-own"),
+        _stat(t("Kohdistamattomat maksut", "Unmatched payments"),
+              rx.cond(DashboardState.show_unmatched,
+                      rx.fragment(DashboardState.unmatched_count, " · ",
+                                  DashboardState.unmatched_sum), "–"),
+              rx.text(rx.cond(
+                  DashboardState.show_unmatched,
+                  t("Koko asiakasvaratili", "The whole escrow account"),
+                  t("Jono on asiakasvaratilin rahaa, jota ei ole vielä kohdistettu kenellekään; "
+                    "sen luvut näkyvät operaattorille.",
+                    "The queue is escrow money not yet booked to anyone; the operator sees "
+                    "its figures.")), size="1", color_scheme="gray"),
+              id_="unmatched-figure"),
+        _stat(t("Viimeisin pankkiaineisto", "Latest bank file"),
+              rx.cond(DashboardState.has_import, DashboardState.import_at, "–"),
+              rx.text(DashboardState.import_status, " ", DashboardState.import_details,
+                      size="1", color_scheme="gray"),
+              id_="latest-import"),
+        gap="0.75em", wrap="wrap", width="100%",
+    )
+
+
+@admin_page("/admin", "yleiskuva / dashboard", on_load=[DashboardState.load],
+            on_org_change=DashboardState.org_changed)
+def dashboard_view() -> rx.Component:
+    """Members, invoicing, receivables, incoming money and the next settlement at a glance."""
+    return rx.vstack(
+        rx.hstack(page_title(t("Yleiskuva", "Dashboard")), rx.text(
+            DashboardState.organization, color_scheme="gray"), align="baseline", wrap="wrap"),
+        rx.cond(DashboardState.loaded, rx.vstack(
+            _stats(),
+            rx.grid(_members_chart(), _shares_chart(), _ages_chart(), _weeks_chart(),
+                    columns=rx.breakpoints(initial="1", md="2"), gap="0.75em", width="100%"),
+            width="100%", spacing="3"),
+            rx.spinner(id="dashboard-loading")),
+        spacing="3", width="100%",
+    )
