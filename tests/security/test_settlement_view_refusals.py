@@ -143,3 +143,20 @@ def test_report_download_refused(world: SettledWorld) -> None:
     assert own.headers["cache-control"] == "no-store"
     assert "tilitys-RF" in own.headers["content-disposition"]
     assert get("operator", report_url(world.draft[world.club])).status_code == 200
+
+
+async def test_filters_on_the_page(world: SettledWorld) -> None:
+    """The operator's filters reach the list; a bad date is a clear message, not data."""
+    state = _settlements(world, "operator")
+    await call_handler(state, "set_all_orgs", True)
+    assert len(state.rows) == len(world.approved) + len(world.draft)
+    await call_handler(state, "set_filter", "status_filter", "draft")
+    assert {r.id for r in state.rows} == set(world.draft.values())
+    result = await call_handler(state, "set_filter", "date_from", "32.1.2026")
+    assert "p.k.vvvv" in repr(result)
+    assert await call_handler(state, "set_filter", "date_from", "1.1.2026") is None
+    assert await call_handler(state, "set_filter", "org_id", "1") is None
+    assert state.org_id == str(world.club)  # only the filter names are settable
+    escrow = state_for(EscrowState, world.tokens["operator"])
+    assert await call_handler(escrow, "set_as_of", "26.11.2026") is None
+    assert escrow.day == "26.11.2026"

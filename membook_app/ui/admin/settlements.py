@@ -97,8 +97,8 @@ class SettlementsState(StaffState):
     lines: list[LineView] = []
 
     def _query(self) -> SettlementQuery:
-        org = None if (self.all_orgs and self.is_operator) or not self.org_id.isdigit() \
-            else int(self.org_id)
+        every = self.all_orgs and current_actor().is_operator
+        org = None if every or not self.org_id.isdigit() else int(self.org_id)
         return SettlementQuery(
             organization_id=org, include_suborganizations=self.include_sub,
             date_from=parse_date(self.date_from, "date_from"),
