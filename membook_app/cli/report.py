@@ -8,21 +8,12 @@ or dates the wrong way round, exit 1 with the reason on stderr.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
 
+from membook_app.cli.billing import _date  # the one YYYY-MM-DD option parser
 from membook_app.db import session_scope
-
-
-def _date(text: str | None, name: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"use YYYY-MM-DD, not {text!r}", param_hint=name) from None
 
 
 @click.command("report")

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from membook_app.db import session_scope
+from membook_app.reports.receivables import BUCKETS
 from membook_app.reports.registry import (
     Filters,
     detail_page,
@@ -25,7 +26,7 @@ from membook_app.reports.registry import (
 )
 from membook_app.ui.admin.payments import _parse_date
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
-from membook_app.ui.components import page_title
+from membook_app.ui.components import choice_select, page_title
 from membook_app.ui.guard import current_actor, guarded
 from membook_app.ui.i18n import UiState, t
 
@@ -51,12 +52,6 @@ class TableView:
     rows: list[list[str]]
 
 
-@dataclasses.dataclass
-class BucketOption:
-    key: str
-    label: str
-
-
 def _lang(fi: rx.Var | str, en: rx.Var | str) -> rx.Var:
     return rx.cond(UiState.lang == "en", en, fi)
 
@@ -72,7 +67,7 @@ class ReportsState(StaffState):
     date_from: str = ""
     date_to: str = ""
     all_orgs: bool = False
-    buckets: list[BucketOption] = []
+    has_buckets: bool = False
     bucket: str = "all"
     tables: list[TableView] = []
     detail_fi: str = ""
@@ -100,8 +95,8 @@ class ReportsState(StaffState):
         self.title_fi, self.title_en = definition.fi, definition.en
         self.notes = list(definition.notes)
         self.uses_from, self.uses_to = "from" in definition.filters, "to" in definition.filters
-        self.buckets = [BucketOption(k, label) for k, label in definition.buckets]
-        if self.bucket not in {b.key for b in self.buckets}:
+        self.has_buckets = bool(definition.buckets)
+        if self.bucket not in dict(definition.buckets):
             self.bucket = "all"
         filters = self._filters()
         with session_scope() as session:
@@ -206,12 +201,9 @@ def _filters() -> rx.Component:
                 _date_input("date_from", ReportsState.date_from, "alkaen p.k.vvvv")),
         rx.cond(ReportsState.uses_to,
                 _date_input("date_to", ReportsState.date_to, "asti p.k.vvvv")),
-        rx.cond(ReportsState.buckets.length() > 0, rx.select.root(
-            rx.select.trigger(id="report-bucket"),
-            rx.select.content(rx.select.item("Kaikki / All", value="all"), rx.foreach(
-                ReportsState.buckets, lambda b: rx.select.item(b.label, value=b.key))),
-            value=ReportsState.bucket,
-            on_change=lambda v: ReportsState.set_filter("bucket", v))),
+        rx.cond(ReportsState.has_buckets, choice_select(
+            ReportsState.bucket, dict(BUCKETS),
+            lambda v: ReportsState.set_filter("bucket", v), id="report-bucket")),
         rx.cond(ReportsState.is_operator, rx.hstack(
             rx.switch(checked=ReportsState.all_orgs, on_change=ReportsState.set_all_orgs),
             rx.text(t("Kaikki yhdistykset", "All organisations"), size="2"), align="center")),
