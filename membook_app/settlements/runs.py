@@ -68,26 +68,25 @@ to_split AS (
        OR NOT EXISTS (SELECT 1 FROM settlementline x
                       WHERE x.allocation_id = p.reverses_allocation_id)
 ),
-invoices AS (SELECT DISTINCT invoice_id FROM to_split),
 billed AS (
-    SELECT l.invoice_id, l.organization_id, l.amount_cents, l.position AS pos
-    FROM invoiceline l WHERE l.invoice_id IN (SELECT invoice_id FROM invoices)
+    SELECT s.id AS allocation_id, l.organization_id, l.amount_cents, l.position AS pos
+    FROM to_split s JOIN invoiceline l ON l.invoice_id = s.invoice_id
     UNION ALL
-    SELECT c.credited_invoice_id, l.organization_id, l.amount_cents, l.position
-    FROM invoice c JOIN invoiceline l ON l.invoice_id = c.id
-    WHERE c.kind = 'credit_note' AND c.credited_invoice_id IN (SELECT invoice_id FROM invoices)
+    SELECT s.id, l.organization_id, l.amount_cents, l.position
+    FROM to_split s
+    JOIN invoice c ON c.credited_invoice_id = s.invoice_id AND c.kind = 'credit_note'
+    JOIN invoiceline l ON l.invoice_id = c.id
 ),
 positive AS (
-    SELECT invoice_id, organization_id, CAST(SUM(amount_cents) AS BIGINT) AS weight,
+    SELECT allocation_id, organization_id, CAST(SUM(amount_cents) AS BIGINT) AS weight,
            MIN(pos) AS pos
-    FROM billed GROUP BY invoice_id, organization_id HAVING SUM(amount_cents) > 0
+    FROM billed GROUP BY allocation_id, organization_id HAVING SUM(amount_cents) > 0
 ),
 weights AS (
-    SELECT invoice_id, organization_id, weight, pos FROM positive
+    SELECT allocation_id, organization_id, weight, pos FROM positive
     UNION ALL
-    SELECT i.id, i.organization_id, 1, 0 FROM invoice i
-    WHERE i.id IN (SELECT invoice_id FROM invoices)
-      AND NOT EXISTS (SELECT 1 FROM positive w WHERE w.invoice_id = i.id)
+    SELECT s.id, i.organization_id, 1, 0 FROM to_split s JOIN invoice i ON i.id = s.invoice_id
+    WHERE NOT EXISTS (SELECT 1 FROM positive w WHERE w.allocation_id = s.id)
 ),
 parts AS (
     SELECT s.id AS allocation_id, s.payment_id, s.invoice_id, w.organization_id, w.pos,
@@ -95,7 +94,7 @@ parts AS (
            CAST(ABS(s.amount_cents) AS BIGINT) AS amount,
            CAST(ABS(s.amount_cents) AS BIGINT) * w.weight AS product,
            CAST(SUM(w.weight) OVER (PARTITION BY s.id) AS BIGINT) AS total
-    FROM to_split s JOIN weights w ON w.invoice_id = s.invoice_id
+    FROM to_split s JOIN weights w ON w.allocation_id = s.id
 ),
 floored AS (
     SELECT allocation_id, payment_id, invoice_id, organization_id, pos, sgn, amount,
@@ -104,10 +103,13 @@ floored AS (
 ),
 ranked AS (
     SELECT allocation_id, payment_id, invoice_id, organization_id, sgn, base,
-           amount - CAST(SUM(base) OVER (PARTITION BY allocation_id) AS BIGINT) AS left_over,
-           ROW_NUMBER() OVER (PARTITION BY allocation_id
-                              ORDER BY remainder DESC, pos, organization_id) AS rank_no
+           amount - CAST(SUM(base) OVER (
+               by_remainder ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+               AS BIGINT) AS left_over,
+           ROW_NUMBER() OVER by_remainder AS rank_no
     FROM floored
+    WINDOW by_remainder AS (PARTITION BY allocation_id
+                            ORDER BY remainder DESC, pos, organization_id)
 ),
 shares AS (
     SELECT allocation_id, payment_id, invoice_id, organization_id,

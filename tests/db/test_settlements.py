@@ -295,3 +295,16 @@ def test_crash_in_the_middle_leaves_nothing_and_rerun_is_identical(
         assert sum(ln[2] for ln in lines) == 12000
         assert s.exec(select(SettlementRun.id)).all() == [run_id]
     _assert_balanced(db_url)
+
+
+def test_compute_shares_limited_to_a_subtree(db_url: str) -> None:
+    w = make_org_tree(db_url)
+    _, ref = standard_invoice(w)
+    pay(db_url, [(ref, 5500)])
+    with session_scope(db_url) as s:
+        district = s.get(Organization, w.district)
+        assert district is not None
+        shares = compute_shares(s, utcnow(), organization_path=district.path)
+        assert {sh.organization_id for sh in shares} == {w.district, w.club}
+        # Allocations made after the cut-off wait for a later run.
+        assert compute_shares(s, utcnow() - timedelta(hours=1)) == []
