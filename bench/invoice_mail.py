@@ -16,9 +16,10 @@ commit phase, on the run it wrote).
     .venv/bin/python bench/invoice_mail.py [--invoices 100000] [--db sqlite|postgresql|both]
 
 Progress goes to stderr; stdout is a table and, as its last line, one JSON object.
-`queue_cpu_s` is this process's CPU time for the queueing (all of it on SQLite; the
-PostgreSQL server's share is not in it) and `load_average` the machine's load when
-the case ended: wall-clock figures from a busy machine say little on their own.
+`queue_cpu_s` is this process's CPU time for the queueing (all of it on SQLite),
+`queue_server_cpu_s` the PostgreSQL server processes' share, and `queue_load` the
+machine's load when it ended (`bench/common.py`): wall-clock figures from a busy
+machine say little on their own.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any
 import psycopg
 import redis
 import sqlalchemy as sa
+from common import measured
 
 GOAL_S = 10.0
 CHUNK = 5_000
@@ -158,10 +160,9 @@ def measure_queueing(db: str, url: str, job_id: int) -> dict[str, object]:
             tasks += 1
 
         log(f"[{db}] queueing (Huey on {huey_kind})")
-        started, cpu = time.perf_counter(), time.process_time()
-        totals = delivery.queue_job_messages(job_id, enqueue)
-        queue_seconds = time.perf_counter() - started
-        queue_cpu = time.process_time() - cpu
+        with measured(url, "queue") as figures:
+            totals = delivery.queue_job_messages(job_id, enqueue)
+        queue_seconds = figures["queue_s"]
         pending = queue.pending_count()
 
         log(f"[{db}] the same job again (resume)")
@@ -175,11 +176,10 @@ def measure_queueing(db: str, url: str, job_id: int) -> dict[str, object]:
     return {
         "db": db, "huey": huey_kind, "outbox_rows": rows,
         "without_email": totals["without_email"],
-        "queue_s": round(queue_seconds, 2), "queue_cpu_s": round(queue_cpu, 2),
-        "outbox_s": round(queue_seconds - enqueue_again, 2),
+        **figures, "outbox_s": round(queue_seconds - enqueue_again, 2),
         "enqueue_s": round(enqueue_again, 2), "tasks": first_tasks, "tasks_pending": pending,
         "rerun_s": round(rerun_seconds, 2), "rerun_new_rows": again["queued"],
-        "under_goal": queue_seconds < GOAL_S, "load_average": round(os.getloadavg()[0], 2),
+        "under_goal": queue_seconds < GOAL_S,
     }
 
 
@@ -227,12 +227,12 @@ def main() -> None:
     if args.db in ("postgresql", "both"):
         with postgresql_database(args.pg_admin_url) as url:
             results.append(run_case("postgresql", url, args.invoices))
-    print(f"{'db':<11}{'huey':<8}{'rows':>9}{'queue s':>9}{'cpu s':>7}{'outbox s':>10}"
-          f"{'enqueue s':>11}{'tasks':>7}{'rerun s':>9}{'load':>6}")
+    print(f"{'db':<11}{'huey':<8}{'rows':>9}{'queue s':>9}{'cpu s':>7}{'server':>8}"
+          f"{'outbox s':>10}{'enqueue s':>11}{'tasks':>7}{'rerun s':>9}{'load':>6}")
     for r in results:
         print(f"{r['db']:<11}{r['huey']:<8}{r['outbox_rows']:>9}{r['queue_s']:>9}"
-              f"{r['queue_cpu_s']:>7}{r['outbox_s']:>10}{r['enqueue_s']:>11}{r['tasks']:>7}"
-              f"{r['rerun_s']:>9}{r['load_average']:>6}")
+              f"{r['queue_cpu_s']:>7}{r.get('queue_server_cpu_s', 0):>8}{r['outbox_s']:>10}"
+              f"{r['enqueue_s']:>11}{r['tasks']:>7}{r['rerun_s']:>9}{r['queue_load']:>6}")
     print(json.dumps({"bench": "invoice_mail", "goal_queue_s": GOAL_S,
                       "all_under_goal": all(r["under_goal"] for r in results),
                       "results": results}))

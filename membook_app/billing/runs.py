@@ -235,14 +235,37 @@ def preview_run(session: Session, actor: Actor | None, organization_id: int,
     return _summarise(org, include_sub, period, issue_date, due_date, plan)
 
 
+def sqlite_driver_rows(connection: sa.Connection, table: sa.Table, columns: list[str],
+                       rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Tuples as SQLAlchemy would hand them to the SQLite driver, for raw executemany.
+
+    Values go through each column type's bind processor (dates and timestamps stored
+    exactly as the ORM stores them), cached per distinct value because a run repeats
+    the same dates 100,000 times.
+    """
+    dialect = connection.dialect
+    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]  # noqa: SLF001
+    converting = [i for i, p in enumerate(processors) if p is not None]
+    if not converting:
+        return rows
+    caches: dict[int, dict[object, object]] = {i: {} for i in converting}
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i in converting:
+            value = values[i]
+            if value is not None:
+                cache = caches[i]
+                if value not in cache:
+                    cache[value] = processors[i](value)  # type: ignore[misc]
+                values[i] = cache[value]
+        converted.append(tuple(values))
+    return converted
+
+
 def _bulk_insert(session: Session, table: sa.Table, columns: list[str],
                  rows: list[tuple[object, ...]]) -> None:
-    """COPY on PostgreSQL; on SQLite one DB-API executemany of plain tuples.
-
-    Values go through each column type's bind processor (dates and
-    timestamps stored exactly as the ORM stores them), cached per distinct
-    value because a run repeats the same dates 100,000 times.
-    """
+    """COPY on PostgreSQL; on SQLite one DB-API executemany of plain tuples."""
     if not rows:
         return
     connection = session.connection()
@@ -252,23 +275,7 @@ def _bulk_insert(session: Session, table: sa.Table, columns: list[str],
             for row in rows:
                 copy.write_row(row)
         return
-    dialect = connection.dialect
-    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]  # noqa: SLF001
-    converting = [i for i, p in enumerate(processors) if p is not None]
-    caches: dict[int, dict[object, object]] = {i: {} for i in converting}
-    if converting:
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i in converting:
-                value = values[i]
-                if value is not None:
-                    cache = caches[i]
-                    if value not in cache:
-                        cache[value] = processors[i](value)  # type: ignore[misc]
-                    values[i] = cache[value]
-            converted.append(tuple(values))
-        rows = converted
+    rows = sqlite_driver_rows(connection, table, columns, rows)
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
     for start in range(0, len(rows), 20_000):

@@ -28,10 +28,12 @@ from membook_app.billing import delivery
 from membook_app.billing.invoice_view import printed_reference
 from membook_app.db import get_engine, session_scope
 from membook_app.errors import PermissionDenied, ValidationError
+from membook_app.formatting import fi_date, money
 from membook_app.mail.outbox import MAX_ATTEMPTS, deliver_pending
 from membook_app.mail.smtp import SmtpConfig, send_one
+from membook_app.mail.templates import render
 from membook_app.settings import get_settings
-from models import Invoice, Job, OutboxMessage
+from models import Invoice, Job, OutboxMessage, utcnow
 from tests.db.test_invoice_page import make_invoice
 from tests.factories import make_member, make_tree
 
@@ -289,3 +291,52 @@ def test_only_billing_writers_start_a_send(sqlite_url: str, role: str | None) ->
         with pytest.raises(PermissionDenied):
             delivery.start_mail_job(s, actor, world.org)
         assert s.exec(select(Job)).all() == []
+
+
+def test_queued_message_is_exactly_the_rendered_template(db_url: str) -> None:
+    """The run's fast rendering (escapes and formats repeated values once) gives the very
+    message `mail.templates.render` gives, HTML escaping of a payer's name included."""
+    tree = make_tree(db_url)
+    person = make_member(db_url, tree.club_a, tree.type_a, "Anna-Liisa", "Äijälä & O'Neil",
+                         "anna@example.fi", language="en")
+    invoice_id = make_invoice(db_url, tree.club_a, person, [(tree.club_a, "Maksu", 4250)])
+    treasurer = actor_for(db_url, "rahastonhoitaja@example.fi", tree.club_a, "treasurer")
+    world = World(db_url, tree.club_a, treasurer, {"anna@example.fi": invoice_id})
+    delivery.queue_job_messages(_start(world), lambda ids: None)
+
+    [message] = _outbox(db_url).values()
+    [link] = re.findall(r"http://\S+/i/[A-Za-z0-9_.-]+(?<!\.pdf)$", message.text_body, re.M)
+    settings = get_settings()
+    with session_scope(db_url) as s:
+        invoice = s.get(Invoice, invoice_id)
+        assert invoice is not None
+        expected = render(
+            "invoice", "en", payer_name="Anna-Liisa Äijälä & O'Neil", organization="Seura A ry",
+            description=invoice.description, amount=money(4250),
+            due_date=fi_date(invoice.due_date), reference=printed_reference(invoice.reference),
+            beneficiary=settings.escrow_name, iban=delivery.formatted_iban(settings.escrow_iban),
+            bic=settings.escrow_bic, link=link, pdf_link=link + ".pdf")
+    assert (message.subject, message.text_body, message.html_body) == expected
+    assert "Äijälä &amp; O&#x27;Neil" in message.html_body
+
+
+def test_outbox_insert_skips_existing_keys_and_returns_only_new_ids(db_url: str) -> None:
+    """The conflict rule is the database's: a key written meanwhile by another job is
+    left alone, and only the rows really written come back for delivery."""
+    def row(key: str) -> dict[str, object]:
+        return {"to_address": "a@example.fi", "subject": "S", "text_body": f"T {key}",
+                "html_body": None, "kind": "invoice", "organization_id": None,
+                "dedupe_key": key, "status": "queued", "attempts": 0, "last_error": None,
+                "created_at": utcnow(), "sent_at": None}
+
+    with session_scope(db_url) as s:
+        [first] = delivery.insert_outbox_rows(s, [row("invoice:1:initial")])
+    with session_scope(db_url) as s:
+        written = delivery.insert_outbox_rows(
+            s, [row("invoice:1:initial"), row("invoice:2:initial"), row("invoice:3:initial")])
+    rows = _outbox(db_url)
+    assert sorted(written) == sorted(rows[k].id for k in ("invoice:2:initial",
+                                                          "invoice:3:initial"))
+    assert rows["invoice:1:initial"].id == first and rows["invoice:1:initial"].text_body == \
+        "T invoice:1:initial"
+    assert len(rows) == 3
