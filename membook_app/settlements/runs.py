@@ -34,6 +34,7 @@ from membook_app.banking.pain001 import (
     VERSIONS,
     CreditTransfer,
     Debtor,
+    Pain001Error,
     Pain001Version,
     build_pain001,
 )
@@ -498,14 +499,18 @@ def approve_run(session: Session, actor: Actor | None, run_id: int, *,
     message_id = f"MEMBOOK-SETTLEMENT-{run.id}"
     xml = b""
     if paid:
-        xml = build_pain001(
-            Debtor(settings.escrow_name, settings.escrow_iban, settings.escrow_bic),
-            day,
-            [CreditTransfer(end_to_end_id=s.reference, creditor_name=o.name,
-                            creditor_iban=s.iban or "", amount_cents=s.payout_cents,
-                            reference=s.reference, creditor_bic=o.bic or None)
-             for s, o in paid],
-            version=chosen, message_id=message_id)
+        try:
+            xml = build_pain001(
+                Debtor(settings.escrow_name, settings.escrow_iban, settings.escrow_bic),
+                day,
+                [CreditTransfer(end_to_end_id=s.reference, creditor_name=o.name,
+                                creditor_iban=s.iban or "", amount_cents=s.payout_cents,
+                                reference=s.reference, creditor_bic=o.bic or None)
+                 for s, o in paid],
+                version=chosen, message_id=message_id)
+        except Pain001Error as exc:  # e.g. a mistyped BIC: the bank would reject the file
+            raise ValidationError(f"Maksutiedostoa ei voi tehdä: {exc}",
+                                  f"The payout file cannot be made: {exc}") from exc
     for settlement, _ in rows:
         if settlement.status == "draft":
             settlement.status = "approved"

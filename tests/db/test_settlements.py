@@ -308,3 +308,17 @@ def test_compute_shares_limited_to_a_subtree(db_url: str) -> None:
         assert {sh.organization_id for sh in shares} == {w.district, w.club}
         # Allocations made after the cut-off wait for a later run.
         assert compute_shares(s, utcnow() - timedelta(hours=1)) == []
+
+
+def test_a_bad_bic_refuses_approval_with_a_message(db_url: str) -> None:
+    w = make_org_tree(db_url)
+    _, ref = standard_invoice(w)
+    pay(db_url, [(ref, 5500)])
+    with session_scope(db_url) as s:
+        club = s.get(Organization, w.club)
+        assert club is not None
+        club.bic = "XXXXFIHX1"
+        s.add(club)
+    run_id = _create(db_url)
+    with pytest.raises(ValidationError, match="BIC"):
+        _approve(db_url, run_id)
