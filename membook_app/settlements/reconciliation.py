@@ -244,7 +244,9 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
         settled=Amount("settled", "Tilitetty yhdistyksille", "Paid out to organisations",
                        settled_c, settled_n),
         fees=Amount("fees", "Palvelumaksut", "Transaction fees", fees_c),
-        refunds=(marked,), statement=statement, explained=explained,
+        refunds=(Amount("refunds_owed", "Palautettavat maksajille", "Refunds owed to payers",
+                        marked.cents, marked.count),),
+        statement=statement, explained=explained,
         paytrail=PaytrailGap(int(booked_c), int(booked_n), psp.cents, psp.count))
 
 

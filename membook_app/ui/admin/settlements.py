@@ -267,8 +267,9 @@ def settlements_view() -> rx.Component:
     return rx.vstack(
         page_title(t("Tilitykset", "Settlements")),
         rx.flex(
-            _date_filter("date_from", s.date_from, "katkaisu alkaen p.k.vvvv"),
-            _date_filter("date_to", s.date_to, "katkaisu asti p.k.vvvv"),
+            rx.text(t("Katkaisupäivä", "Cut-off date"), size="2"),
+            _date_filter("date_from", s.date_from, "alkaen p.k.vvvv"),
+            _date_filter("date_to", s.date_to, "asti p.k.vvvv"),
             choice_select(s.status_filter, STATUS_LABELS,
                           lambda v: SettlementsState.set_filter("status_filter", v),
                           id="settlements-status"),
