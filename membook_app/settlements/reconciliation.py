@@ -1,5 +1,6 @@
 """Escrow reconciliation: what Membook's books say the escrow account should hold, against
-the closing balance of the latest imported camt.053 statement (docs/escrow.md).
+the closing balance of the latest imported camt.053 statement (docs/settlements.md,
+"Escrow reconciliation").
 
     expected = received − settled − fees − refunds
 
