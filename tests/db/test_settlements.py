@@ -322,3 +322,50 @@ def test_a_bad_bic_refuses_approval_with_a_message(db_url: str) -> None:
     run_id = _create(db_url)
     with pytest.raises(ValidationError, match="BIC"):
         _approve(db_url, run_id)
+
+
+_KILLED_RUN = """
+import sys, time
+from membook_app.db import session_scope
+from membook_app.settlements import runs
+real_record = runs.record
+def record_then_hang(*args, **kwargs):
+    event = real_record(*args, **kwargs)
+    print("inside the transaction", flush=True)
+    time.sleep(120)
+    return event
+runs.record = record_then_hang
+with session_scope() as session:
+    runs.create_run(session, None)
+"""
+
+
+def test_killed_process_mid_run_leaves_nothing(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    w = make_org_tree(db_url)
+    for _ in range(3):
+        _, ref = standard_invoice(w)
+        pay(db_url, [(ref, 4000)])
+    before = _shares(db_url)
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_RUN], stdout=subprocess.PIPE,
+                               env={**os.environ, "DATABASE_URL": db_url}, text=True,
+                               cwd=tmp_path)
+    try:
+        # Run, settlements and lines are written; the commit has not happened yet.
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "inside the transaction"
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    with session_scope(db_url) as s:
+        assert s.exec(select(SettlementRun)).all() == []
+        assert s.exec(select(SettlementLine)).all() == []
+    assert _shares(db_url) == before
+    run_id = _create(db_url)
+    with session_scope(db_url) as s:
+        written = {st.organization_id: (st.gross_cents, st.fee_cents, st.payout_cents)
+                   for st in s.exec(select(Settlement).where(Settlement.run_id == run_id))}
+    assert written == {o: (sh.gross_cents, sh.fee_cents, sh.payout_cents)
+                       for o, sh in before.items()}
