@@ -16,11 +16,10 @@ What each figure means, precisely:
 * **invoiced against paid** — for the billing period the fee page opens on (the
   membership year after today's: a treasurer bills 2027 in late 2026), by organisation
   share (`InvoiceLine.organization_id` inside the subtree): invoiced = the lines of the
-  period's invoices, credited = the lines of its credit notes, paid = what the invoices
-  have been paid, split by what is still billed to each organisation (lines less their
-  credits) like the settlement splits money (docs/settlements.md), but rounded down per
-  line rather than to the exact cent, open = the rest. A fully credited invoice counts
-  nothing as paid to a share.
+  period's invoices, credited = the lines of its credit notes, paid = each line's part of
+  what its invoice has been paid, pro rata to the line (paid × line / total, rounded down
+  per line, as the invoicing report counts it; the settlement splits each payment to the
+  exact cent by what is still billed, docs/settlements.md), open = the rest.
 * **open receivables by age** — the whole open amount of unpaid invoices issued by an
   organisation of the subtree, by days past the due date (due today = not due).
 * **incoming money per week** — money booked to invoices of the subtree, by the week
@@ -46,7 +45,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
@@ -223,13 +221,10 @@ def _members(session: Session, ids: list[int], today: date) -> tuple[int, tuple[
 
 
 def _shares(session: Session, orgs: dict[int, str], period: str) -> tuple[ShareFigure, ...]:
-    # A credit note's line is weighed against the invoice it credits (`original`), so a
-    # share is paid in proportion to what is still billed to that organisation.
-    original = aliased(Invoice)
-    net = original.total_cents - original.credited_cents
     paid_part = sa.case(
-        (net > 0, sa.cast(InvoiceLine.amount_cents, sa.BigInteger) * original.paid_cents // net),
-        else_=0)
+        (sa.and_(Invoice.kind == "invoice", Invoice.total_cents > 0),
+         sa.cast(InvoiceLine.amount_cents, sa.BigInteger) * Invoice.paid_cents
+         // Invoice.total_cents), else_=0)
     rows = session.execute(
         sa.select(InvoiceLine.organization_id,
                   sa.func.sum(sa.case((Invoice.kind == "invoice", InvoiceLine.amount_cents),
@@ -239,7 +234,6 @@ def _shares(session: Session, orgs: dict[int, str], period: str) -> tuple[ShareF
                   sa.func.sum(paid_part))
         .select_from(InvoiceLine)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .join(original, original.id == sa.func.coalesce(Invoice.credited_invoice_id, Invoice.id))
         .where(Invoice.period == period, col(InvoiceLine.organization_id).in_(list(orgs)))
         .group_by(InvoiceLine.organization_id)).all()
     figures = []
