@@ -116,7 +116,11 @@ class DashboardState(StaffState):
                 f"{money(latest.credit_cents)}")
         self.loaded = True
 
-    def _load(self) -> None:
+    @rx.event
+    @guarded("staff")
+    def load(self, _org_id: str = "") -> None:
+        """Compute the selected organisation's dashboard: on opening the page, and after
+        the switcher chose another organisation (it passes the new id, already in org_id)."""
         self.loaded = False
         if not self.org_id.isdigit():
             return
@@ -124,18 +128,6 @@ class DashboardState(StaffState):
             board = dashboard(session, current_actor(), int(self.org_id),
                               datetime.now(HELSINKI).date())
         self._fill(board)
-
-    @rx.event
-    @guarded("staff")
-    def load(self) -> None:
-        """Compute the dashboard of the selected organisation (on opening the page)."""
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def org_changed(self, _org_id: str = "") -> None:
-        """Another organisation was chosen in the switcher."""
-        self._load()
 
 
 def _figures(key: str, headers: list[rx.Var], rows: rx.Var) -> rx.Component:
@@ -287,7 +279,7 @@ def _stats() -> rx.Component:
 
 
 @admin_page("/admin", "yleiskuva / dashboard", on_load=[DashboardState.load],
-            on_org_change=DashboardState.org_changed)
+            on_org_change=DashboardState.load)
 def dashboard_view() -> rx.Component:
     """Members, invoicing, receivables, incoming money and the next settlement at a glance."""
     return rx.vstack(
