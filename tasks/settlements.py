@@ -53,3 +53,24 @@ def create_weekly_run(now: datetime | None = None) -> dict[str, Any]:
 def create_weekly_settlement_run() -> dict[str, Any]:
     """The scheduled run; the validator already restricted it to the settlement day."""
     return create_weekly_run()
+
+
+def create_run_for(user_id: int | None, cut_off_iso: str) -> dict[str, Any]:
+    """Create the draft run for `cut_off_iso` as this operator (or the system)."""
+    from membook_app.accounts.permissions import load_actor
+    from membook_app.db import session_scope
+    from membook_app.settlements.runs import create_run
+    from models import User
+
+    with session_scope() as session:
+        user = session.get(User, user_id) if user_id is not None else None
+        actor = load_actor(session, user) if user is not None else None
+        run = create_run(session, actor, datetime.fromisoformat(cut_off_iso))
+        return {"run_id": run.id, "organizations": run.organization_count,
+                "payout_cents": run.payout_cents}
+
+
+@huey.task()
+def create_settlement_run(user_id: int | None, cut_off_iso: str) -> dict[str, Any]:
+    """"Create run now" from the page when the run is too big to write inside a click."""
+    return create_run_for(user_id, cut_off_iso)

@@ -274,6 +274,15 @@ def _shares_from(session: Session, source: str, cut_off: datetime,
     return shares
 
 
+def pending_count(session: Session, cut_off: datetime) -> int:
+    """Unsettled invoice allocations up to `cut_off` (to decide inline run or worker)."""
+    return int(session.execute(_cut_off_param(
+        "SELECT COUNT(*) FROM allocation a WHERE a.invoice_id IS NOT NULL "
+        "AND a.amount_cents <> 0 AND a.created_at <= :cut_off AND NOT EXISTS "
+        "(SELECT 1 FROM settlementline x WHERE x.allocation_id = a.id)"),
+        {"cut_off": cut_off}).scalar_one())
+
+
 def compute_shares(session: Session, cut_off: datetime, *,
                    organization_path: str | None = None) -> list[OrgShare]:
     """Per organisation, what a run with this cut-off would settle now (writes nothing).

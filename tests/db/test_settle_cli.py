@@ -66,3 +66,20 @@ def test_run_time_validator() -> None:
     # Easter Monday 2027 (29 March): the run moves to Tuesday.
     assert not is_settlement_run_time(datetime(2027, 3, 29, 4, 0, tzinfo=UTC))
     assert is_settlement_run_time(datetime(2027, 3, 30, 4, 0, tzinfo=UTC))
+
+
+def test_worker_task_creates_the_run_as_the_operator(db_url: str) -> None:
+    from membook_app.accounts.users import get_or_create_user
+    from models import AuditEvent, utcnow
+    from tasks.settlements import create_run_for
+    w = make_org_tree(db_url)
+    _, ref = standard_invoice(w)
+    pay(db_url, [(ref, 5500)])
+    with session_scope(db_url) as s:
+        user_id = get_or_create_user(s, None, "op@example.fi", is_operator=True).id
+    result = create_run_for(user_id, utcnow().isoformat())
+    assert result["organizations"] == 3
+    with session_scope(db_url) as s:
+        event = s.exec(select(AuditEvent).where(
+            AuditEvent.action == "settlement_run.created")).one()
+        assert event.actor_label == "op@example.fi"

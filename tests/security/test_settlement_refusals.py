@@ -105,3 +105,19 @@ def test_payout_download_is_operator_only(world: dict[str, Any]) -> None:
     assert response.status_code == 200 and response.content == xml
     assert "attachment" in response.headers["content-disposition"]
     assert client.get("/api/settlement-runs/999/payout.xml").status_code == 404
+
+
+async def test_big_run_goes_to_the_worker(world: dict[str, Any],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.settlements
+    from membook_app.ui.admin import settlement_runs
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(settlement_runs, "INLINE_MAX", 0)
+    monkeypatch.setattr(tasks.settlements, "create_settlement_run",
+                        lambda *args: queued.append(args))
+    with session_scope(world["url"]) as s:
+        runs.discard_run(s, None, world["draft"])
+    state = state_for(SettlementRunsState, world["operator"])
+    await call_handler(state, "create_now")
+    assert len(queued) == 1 and "background" in state.message
+    assert _snapshot(world["url"])[0] == ()

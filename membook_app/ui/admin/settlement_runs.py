@@ -20,6 +20,7 @@ from membook_app.settlements.runs import (
     create_run,
     discard_run,
     list_runs,
+    pending_count,
     preview_settlement,
     review_run,
 )
@@ -27,10 +28,12 @@ from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
 from membook_app.ui.i18n import t
+from models import utcnow
 
 nav_item("/admin/settlement-runs", "hand-coins", "Tilitysajot", "Settlement runs", order=430,
          operator_only=True)
 
+INLINE_MAX = 20_000  # allocations a click may settle inline (about 1 s); more go to the worker
 STATUSES = {"draft": "luonnos / draft", "approved": "hyväksytty / approved",
             "carried": "siirtyy / carried"}
 
@@ -133,9 +136,21 @@ class SettlementRunsState(StaffState):
     @rx.event
     @guarded("operator")
     def create_now(self) -> None:
-        """Create the draft run with cut-off now and open it for review."""
+        """Create the draft run with cut-off now and open it for review; a big run (the
+        first one after an import of years of payments) is written by the worker."""
+        actor = current_actor()
+        cut_off = utcnow()
         with session_scope() as session:
-            run_id = create_run(session, current_actor()).id
+            big = pending_count(session, cut_off) > INLINE_MAX
+            if not big:
+                run_id = create_run(session, actor, cut_off).id
+        if big:
+            from tasks.settlements import create_settlement_run
+
+            create_settlement_run(actor.user_id, cut_off.isoformat())
+            self.message = ("Tilitysajoa luodaan taustalla, päivitä sivu hetken päästä / "
+                            "the run is being created in the background, reload shortly")
+            return
         self.preview_rows, self.preview_text = [], ""
         self.message = f"Tilitysajo #{run_id} luotu / settlement run created"
         self._load()
