@@ -53,13 +53,19 @@ def settled(server: dict[str, str]) -> dict[str, str]:
     return {"reference": reference, "member": f"{last} {first}"}
 
 
+def _open_from_sidebar(page: Page, base: str, email: str, link: str, path: str) -> None:
+    """Sign in, land on the dashboard, follow the sidebar link to the page."""
+    _sign_in(page, base, email)
+    expect(page).to_have_url(f"{base}/admin", timeout=60_000)
+    page.get_by_role("link", name=link).click()
+    expect(page).to_have_url(f"{base}{path}", timeout=30_000)
+
+
 def test_treasurer_opens_settlement_and_downloads_report(server: dict[str, str], page: Page,
                                                          settled: dict[str, str]) -> None:
     base = server["base"]
-    _sign_in(page, base, "rahastonhoitaja@membook.example")
-    expect(page).to_have_url(f"{base}/admin", timeout=60_000)
-    page.get_by_role("link", name="Tilitykset").click()
-    expect(page).to_have_url(f"{base}/admin/settlements", timeout=30_000)
+    _open_from_sidebar(page, base, "rahastonhoitaja@membook.example", "Tilitykset",
+                       "/admin/settlements")
     row = page.locator("#settlements-table tbody tr").first
     expect(row).to_contain_text("Helsingin Reippaat ry")
     expect(row).to_contain_text("hyväksytty")
@@ -88,10 +94,8 @@ def test_treasurer_opens_settlement_and_downloads_report(server: dict[str, str],
 def test_operator_reconciles_escrow(server: dict[str, str], page: Page,
                                     settled: dict[str, str]) -> None:
     base = server["base"]
-    _sign_in(page, base, "operaattori@membook.example")
-    expect(page).to_have_url(f"{base}/admin", timeout=60_000)
-    page.get_by_role("link", name="Asiakasvaratili").click()
-    expect(page).to_have_url(f"{base}/admin/escrow", timeout=30_000)
+    _open_from_sidebar(page, base, "operaattori@membook.example", "Asiakasvaratili",
+                       "/admin/escrow")
     expect(page.locator("#escrow-statement")).to_contain_text("e2e-statement.xml")
     expect(page.locator("#escrow-closing")).to_contain_text("42,00 €")
     expect(page.locator("#escrow-reference")).to_contain_text("€")
