@@ -209,3 +209,17 @@ def test_settlement_payouts_pending_then_on_the_statement(db_url: str) -> None:
     assert r.statement is not None and r.statement.closing_cents == fees
     assert _lines(r) == {"fees": (fees, 0)}
     assert r.unexplained_cents == 0
+
+
+def test_statement_of_another_account_is_not_compared(db_url: str) -> None:
+    """Only the escrow account's statements (ESCROW_IBAN) count, however recent another is."""
+    make_world(db_url)
+    operator = make_staff(db_url, "op@example.fi", None, None, operator=True)
+    _import(db_url, sample("camt053_001_02_statement.xml"), "statement.xml")
+    other = camt053([], 777700, "2026-11-27", "OTHER").replace(
+        b"FI2112345600000785", b"FI4950009420028730")
+    _import(db_url, other, "other-account.xml")
+    r = _reconcile(db_url, operator)
+    assert r.statement is not None
+    assert (r.statement.filename, r.statement.closing_cents) == ("statement.xml", 219799)
+    assert r.unexplained_cents == 0
