@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from membook_app.reports.registry import (
     Column,
@@ -44,55 +44,55 @@ MONEY = (Column("invoiced", "Laskutettu", "Invoiced", "money"),
 def invoice_totals(scope: Scope) -> sa.Select:
     """SQL: per period and invoicing organisation, counts and the money identity's parts."""
     rest = Invoice.total_cents - Invoice.paid_cents - Invoice.credited_cents
-    return (sa.select(Invoice.period, Organization.name, sa.func.count(),
+    return (sa.select(Invoice.period, Invoice.organization_id, sa.func.count(),
                       sa.func.sum(Invoice.total_cents), sa.func.sum(Invoice.credited_cents),
                       sa.func.sum(Invoice.paid_cents),
                       sa.func.sum(sa.case((rest > 0, rest), else_=0)),
                       sa.func.sum(sa.case((rest < 0, -rest), else_=0)))
-            .select_from(Invoice)
-            .join(Organization, Organization.id == Invoice.organization_id)
-            .where(Invoice.kind == "invoice", scope.in_subtree(Organization.path),
+            .where(Invoice.kind == "invoice", scope.in_orgs(Invoice.organization_id),
                    *scope.between(Invoice.issue_date))
-            .group_by(Invoice.period, Organization.name))
+            .group_by(Invoice.period, Invoice.organization_id))
 
 
 def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
-    share_org = aliased(Organization)
     pro_rata = sa.case((Invoice.total_cents > 0,
                         InvoiceLine.amount_cents * Invoice.paid_cents / Invoice.total_cents),
                        else_=0)
     invoiced = frame(session.execute(
-        sa.select(Invoice.period, share_org.name, sa.func.sum(InvoiceLine.amount_cents),
+        sa.select(Invoice.period, InvoiceLine.organization_id,
+                  sa.func.sum(InvoiceLine.amount_cents),
                   sa.func.sum(sa.cast(pro_rata, sa.BigInteger)))
         .select_from(InvoiceLine)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .join(Organization, Organization.id == Invoice.organization_id)
-        .join(share_org, share_org.id == InvoiceLine.organization_id)
-        .where(Invoice.kind == "invoice", scope.in_subtree(Organization.path),
+        .where(Invoice.kind == "invoice", scope.in_orgs(Invoice.organization_id),
                *scope.between(Invoice.issue_date))
-        .group_by(Invoice.period, share_org.name)).all(),
+        .group_by(Invoice.period, InvoiceLine.organization_id)).all(),
         ["period", "organization", "invoiced", "paid"])
     original = aliased(Invoice)
     credited = frame(session.execute(
-        sa.select(original.period, share_org.name,
+        sa.select(original.period, InvoiceLine.organization_id,
                   -sa.func.sum(InvoiceLine.amount_cents))
-        .select_from(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .select_from(Invoice)
         .join(original, original.id == Invoice.credited_invoice_id)
-        .join(Organization, Organization.id == original.organization_id)
-        .join(share_org, share_org.id == InvoiceLine.organization_id)
-        .where(Invoice.kind == "credit_note", scope.in_subtree(Organization.path),
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(Invoice.kind == "credit_note", scope.in_orgs(original.organization_id),
                *scope.between(original.issue_date))
-        .group_by(original.period, share_org.name)).all(),
+        .group_by(original.period, InvoiceLine.organization_id)).all(),
         ["period", "organization", "credited"])
     shares = invoiced.merge(credited, on=["period", "organization"], how="outer")
-    return shares.fillna({"period": NO_PERIOD, "invoiced": 0, "paid": 0, "credited": 0})
+    shares = shares.fillna({"period": NO_PERIOD, "invoiced": 0, "paid": 0, "credited": 0})
+    # A share may go to an ancestor outside the subtree (the federation's line on a
+    # club's invoice): its name comes from the whole organisation table.
+    names = dict(session.execute(sa.select(Organization.id, Organization.name).where(
+        col(Organization.id).in_([int(i) for i in shares["organization"].unique()]))).all())
+    return shares.assign(organization=shares["organization"].map(lambda i: names[int(i)]))
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
     totals = frame(session.execute(invoice_totals(scope)).all(),
                    ["period", "organization", "invoices", *MONEY_KEYS])
     totals["period"] = totals["period"].fillna(NO_PERIOD)
+    totals["organization"] = scope.names(totals["organization"])
     return shape(totals, _share_rows(session, scope))
 
 

@@ -29,7 +29,7 @@ from membook_app.reports.registry import (
     register,
     with_total,
 )
-from models import Membership, Organization
+from models import Membership
 
 COUNTS = (("at_start", "Jäseniä vuoden alussa", "Members at the start"),
           ("joined", "Liittyneet", "Joined"), ("resigned", "Eronneet", "Resigned"),
@@ -55,7 +55,7 @@ def _tables(session: Session, scope: Scope) -> list[Table]:
 
     left_in_year = sa.and_(end.is_not(None), end >= first, end <= last)  # type: ignore[union-attr]
     rows = session.execute(
-        sa.select(Organization.name,
+        sa.select(Membership.organization_id,
                   count(sa.and_(start < first, sa.or_(end.is_(None), end >= first))),  # type: ignore[union-attr]
                   count(sa.and_(start >= first, start <= last)),
                   count(sa.and_(left_in_year, status == "resigned")),
@@ -63,11 +63,11 @@ def _tables(session: Session, scope: Scope) -> list[Table]:
                   count(sa.and_(left_in_year, status == "ended")),
                   count(left_in_year),
                   count(sa.and_(start <= last, sa.or_(end.is_(None), end > last))))  # type: ignore[union-attr]
-        .select_from(Membership)
-        .join(Organization, Organization.id == Membership.organization_id)
-        .where(scope.in_subtree(Organization.path))
-        .group_by(Organization.name)).all()
-    return shape(frame(rows, ["organization", *KEYS]), year)
+        .where(scope.in_orgs(Membership.organization_id))
+        .group_by(Membership.organization_id)).all()
+    df = frame(rows, ["organization", *KEYS])
+    df["organization"] = scope.names(df["organization"])
+    return shape(df, year)
 
 
 def shape(df: pd.DataFrame, year: int) -> list[Table]:

@@ -35,37 +35,68 @@ NOT_INCOMING = ("outgoing", "psp_settlement", "new")
 SOURCES = {"bank": "pankki / bank", "paytrail": "Paytrail", "manual": "käsin / manual"}
 
 
-def incoming(scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """SQL conditions on Payment: incoming money of the scope, inside the dates."""
+def _subtree_parts(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """The two disjoint ways a payment belongs to the subtree, as conditions on Payment:
+    an allocation to one of its invoices, or — status "credit" (the invoice was paid
+    already, so all went to the payer's credit) — the reference of one of its invoices.
+    Each is a plain EXISTS, which the database turns into a semi-join (an OR of the two
+    would force a subquery per payment)."""
+    inv, alloc = aliased(Invoice), aliased(Allocation)
+    booked = (select(alloc.id).join(inv, inv.id == alloc.invoice_id)
+              .where(alloc.payment_id == Payment.id, scope.in_orgs(inv.organization_id)))
+    by_reference = (select(inv.id).where(inv.reference == Payment.national_reference,
+                                         scope.in_orgs(inv.organization_id)))
+    return [sa.and_(Payment.status != "credit", booked.exists()),
+            sa.and_(Payment.status == "credit", by_reference.exists())]
+
+
+def _subtree_set(scope: Scope) -> sa.CTE:
+    """The same two parts as one set of payment ids, computed once per statement
+    (SQLite runs an EXISTS per payment; a materialised set is faster there)."""
+    inv, alloc, paid = aliased(Invoice), aliased(Allocation), aliased(Payment)
+    booked = (select(alloc.payment_id.label("id")).join(inv, inv.id == alloc.invoice_id)
+              .where(scope.in_orgs(inv.organization_id)))
+    by_reference = (select(paid.id).join(inv, inv.reference == paid.national_reference)
+                    .where(paid.status == "credit", scope.in_orgs(inv.organization_id)))
+    return sa.union_all(booked, by_reference).cte("scoped").prefix_with("MATERIALIZED")
+
+
+def incoming(scope: Scope, whole: bool = False) -> list[list[sa.ColumnElement[bool]]]:
+    """SQL conditions on Payment, as alternatives (each a list to AND): incoming money of
+    the scope inside the dates. All organisations: one alternative; an organisation: the
+    two disjoint parts of `_subtree_parts`, or with `whole` on SQLite one set of ids (for
+    aggregates over every payment; a page of detail rows is faster with the EXISTS)."""
     where = [col(Payment.status).not_in(NOT_INCOMING), *scope.between(Payment.booking_date)]
-    if scope.organization is not None:
-        # Aliases: the detail query joins Organization and Invoice itself, and these
-        # subqueries must not correlate to those.
-        org, inv, alloc = aliased(Organization), aliased(Invoice), aliased(Allocation)
-        inside = scope.in_subtree(org.path)
-        where.append(sa.or_(
-            sa.exists(select(alloc.id).join(inv, inv.id == alloc.invoice_id)
-                      .join(org, org.id == inv.organization_id)
-                      .where(alloc.payment_id == Payment.id, inside)),
-            sa.exists(select(inv.id).join(org, org.id == inv.organization_id)
-                      .where(inv.reference == Payment.national_reference, inside))))
-    return where
+    if scope.organization is None:
+        return [where]
+    if whole and scope.dialect == "sqlite":
+        return [[*where, col(Payment.id).in_(select(_subtree_set(scope).c.id))]]
+    return [[*where, part] for part in _subtree_parts(scope)]
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
-    where = incoming(scope)
-    by_status = frame(session.execute(
-        sa.select(Payment.source, Payment.status, sa.func.coalesce(Payment.match_rule, "–"),
-                  sa.func.count(), sa.func.sum(Payment.amount_cents))
-        .where(*where).group_by(Payment.source, Payment.status, Payment.match_rule)).all(),
-        ["source", "status", "match_rule", "payments", "amount"])
-    by_rule = frame(session.execute(
-        sa.select(Allocation.kind, sa.func.coalesce(Allocation.rule, "–"), sa.func.count(),
-                  sa.func.sum(Allocation.amount_cents))
-        .join(Payment, Payment.id == Allocation.payment_id)
-        .where(*where).group_by(Allocation.kind, Allocation.rule)).all(),
-        ["kind", "rule", "allocations", "allocated"])
-    return shape(by_status, by_rule)
+    queries = []
+    for where in incoming(scope, whole=True):
+        queries += [
+            sa.select(sa.literal("p").label("part"), Payment.source, Payment.status,
+                      Payment.match_rule, sa.func.count(), sa.func.sum(Payment.amount_cents))
+            .where(*where).group_by(Payment.source, Payment.status, Payment.match_rule),
+            sa.select(sa.literal("a").label("part"), Allocation.kind, Allocation.rule,
+                      sa.null(), sa.func.count(), sa.func.sum(Allocation.amount_cents))
+            .join(Payment, Payment.id == Allocation.payment_id)
+            .where(*where).group_by(Allocation.kind, Allocation.rule)]
+    rows = frame(session.execute(sa.union_all(*queries)).all(),
+                 ["part", "a", "b", "c", "count", "sum"]).fillna({"b": "–", "c": "–"})
+    payments = (rows[rows["part"] == "p"].groupby(["a", "b", "c"], as_index=False)
+                [["count", "sum"]].sum())
+    allocations = (rows[rows["part"] == "a"].groupby(["a", "b"], as_index=False)
+                   [["count", "sum"]].sum())
+    return shape(
+        pd.DataFrame({"source": payments["a"], "status": payments["b"],
+                      "match_rule": payments["c"], "payments": payments["count"],
+                      "amount": payments["sum"]}),
+        pd.DataFrame({"kind": allocations["a"], "rule": allocations["b"],
+                      "allocations": allocations["count"], "allocated": allocations["sum"]}))
 
 
 def reconciliation(by_status: pd.DataFrame, by_rule: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +156,8 @@ DETAIL = (
 
 
 def detail(scope: Scope) -> sa.Select:
-    """SQL: each payment with each of its allocations (a payment without any: one row)."""
+    """SQL: each payment with each of its allocations (a payment without any: one row), in
+    the order they were booked into Membook."""
     return (sa.select(Payment.booking_date, Payment.id, Payment.source, Payment.source_id,
                       Payment.payer_name, Payment.reference, Payment.amount_cents,
                       Payment.status, Payment.match_rule, Allocation.amount_cents,
@@ -134,8 +166,8 @@ def detail(scope: Scope) -> sa.Select:
             .join(Allocation, Allocation.payment_id == Payment.id, isouter=True)
             .join(Invoice, Invoice.id == Allocation.invoice_id, isouter=True)
             .join(Organization, Organization.id == Invoice.organization_id, isouter=True)
-            .where(*incoming(scope))
-            .order_by(Payment.booking_date, Payment.id, Allocation.id))
+            .where(sa.or_(*[sa.and_(*where) for where in incoming(scope)]))
+            .order_by(Payment.id, Allocation.id))
 
 
 REPORT = register(ReportDef(

@@ -51,18 +51,18 @@ def bucket(scope: Scope) -> sa.ColumnElement[str]:
 
 def _open_invoices(scope: Scope) -> list[sa.ColumnElement[bool]]:
     return [Invoice.kind == "invoice", col(Invoice.status).in_(OPEN_STATUSES),
-            open_cents() > 0, scope.in_subtree(Organization.path)]
+            open_cents() > 0, scope.in_orgs(Invoice.organization_id)]
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
     age = bucket(scope).label("bucket")
     rows = session.execute(
-        sa.select(Organization.name, age, sa.func.count(), sa.func.sum(open_cents()))
-        .select_from(Invoice)
-        .join(Organization, Organization.id == Invoice.organization_id)
+        sa.select(Invoice.organization_id, age, sa.func.count(), sa.func.sum(open_cents()))
         .where(*_open_invoices(scope))
-        .group_by(Organization.name, age)).all()
-    return shape(frame(rows, ["organization", "bucket", "invoices", "open"]))
+        .group_by(Invoice.organization_id, age)).all()
+    df = frame(rows, ["organization", "bucket", "invoices", "open"])
+    df["organization"] = scope.names(df["organization"])
+    return shape(df)
 
 
 def shape(df: pd.DataFrame) -> list[Table]:

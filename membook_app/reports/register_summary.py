@@ -25,7 +25,7 @@ from membook_app.reports.registry import (
     register,
     with_total,
 )
-from models import Membership, MembershipType, Organization, Person
+from models import Membership, MembershipType, Person
 
 AGE_GROUPS = ((18, "0–17"), (30, "18–29"), (45, "30–44"), (65, "45–64"))
 OLDEST = "65–"
@@ -52,22 +52,24 @@ def age_group(today: date) -> sa.ColumnElement[str]:
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
-    age = age_group(scope.today).label("age")
+    age = age_group(scope.as_of).label("age")
     rows = session.execute(
-        sa.select(Organization.name, sa.func.coalesce(MembershipType.name, "–"),
-                  Membership.status, age, sa.func.count())
+        sa.select(Membership.organization_id, Membership.type_id, Membership.status, age,
+                  sa.func.count())
         .select_from(Membership)
         .join(Person, Person.id == Membership.person_id)
-        .join(Organization, Organization.id == Membership.organization_id)
-        .join(MembershipType, MembershipType.id == Membership.type_id, isouter=True)
-        .where(scope.in_subtree(Organization.path))
-        .group_by(Organization.name, MembershipType.name, Membership.status, age)).all()
+        .where(scope.in_orgs(Membership.organization_id))
+        .group_by(Membership.organization_id, Membership.type_id, Membership.status, age)
+    ).all()
     df = frame(rows, ["organization", "type", "status", "age", "members"])
+    types = dict(session.execute(sa.select(MembershipType.id, MembershipType.name).where(
+        scope.in_orgs(MembershipType.organization_id))).all())
+    df["organization"] = scope.names(df["organization"])
+    df["type"] = df["type"].map(lambda i: types.get(i, "–") if pd.notna(i) else "–")
     cities = frame(session.execute(
         sa.select(Person.city, sa.func.count()).select_from(Membership)
         .join(Person, Person.id == Membership.person_id)
-        .join(Organization, Organization.id == Membership.organization_id)
-        .where(scope.in_subtree(Organization.path), Membership.status == "active")
+        .where(scope.in_orgs(Membership.organization_id), Membership.status == "active")
         .group_by(Person.city)).all(), ["municipality", "members"])
     return shape(df, cities)
 

@@ -137,11 +137,24 @@ class Scope:
     bucket: str | None
     dialect: str
 
+    organization_names: dict[int, str] = field(default_factory=dict)  # the subtree's
+
     def in_subtree(self, path_column: Any) -> sa.ColumnElement[bool]:
         """SQL condition: the organisation path is inside the chosen subtree."""
         if self.organization is None:
             return sa.true()
         return col(path_column).startswith(self.organization.path)
+
+    def in_orgs(self, organization_id: Any) -> sa.ColumnElement[bool]:
+        """SQL condition: an organisation id column is one of the subtree's (an IN list of
+        a few hundred ids at most, so the big table needs no join to Organization)."""
+        if self.organization is None:
+            return sa.true()
+        return col(organization_id).in_(sorted(self.organization_names))
+
+    def names(self, ids: pd.Series) -> pd.Series:
+        """pandas: organisation ids as names."""
+        return ids.map(lambda i: self.organization_names.get(int(i), str(i)))
 
     def between(self, column: Any) -> list[sa.ColumnElement[bool]]:
         """SQL conditions for a date column inside the chosen dates."""
@@ -253,8 +266,10 @@ def resolve(session: Session, actor: Actor, report: ReportDef, filters: Filters)
     if bucket is not None and bucket not in {k for k, _ in report.buckets}:
         raise ValidationError(f"Tuntematon rajaus {bucket!r}", f"Unknown bucket {bucket!r}",
                               field="bucket")
+    names = dict(session.execute(sa.select(Organization.id, Organization.name).where(
+        col(Organization.path).startswith(org.path) if org else sa.true())).all())
     return Scope(actor, org, filters.date_from, filters.date_to, filters.today or date.today(),
-                 bucket, session.get_bind().dialect.name)
+                 bucket, session.get_bind().dialect.name, names)
 
 
 def run_report(session: Session, actor: Actor, name: str, filters: Filters) -> ReportResult:

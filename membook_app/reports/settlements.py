@@ -32,19 +32,20 @@ STATUS_FI = {"draft": "luonnos / draft", "approved": "hyväksytty / approved",
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
     rows = session.execute(
-        sa.select(SettlementRun.id, SettlementRun.cut_off, Organization.name,
+        sa.select(SettlementRun.id, SettlementRun.cut_off, Settlement.organization_id,
                   Settlement.status, sa.func.sum(Settlement.payment_count),
                   sa.func.sum(Settlement.gross_cents), sa.func.sum(Settlement.reversal_cents),
                   sa.func.sum(Settlement.fee_cents), sa.func.sum(Settlement.carried_in_cents),
                   sa.func.sum(Settlement.net_cents), sa.func.sum(Settlement.payout_cents))
         .select_from(Settlement)
         .join(SettlementRun, SettlementRun.id == Settlement.run_id)
-        .join(Organization, Organization.id == Settlement.organization_id)
-        .where(scope.in_subtree(Organization.path), *scope.between_times(SettlementRun.cut_off))
-        .group_by(SettlementRun.id, SettlementRun.cut_off, Organization.name,
+        .where(scope.in_orgs(Settlement.organization_id),
+               *scope.between_times(SettlementRun.cut_off))
+        .group_by(SettlementRun.id, SettlementRun.cut_off, Settlement.organization_id,
                   Settlement.status)).all()
-    return shape(frame(rows, ["run", "cut_off", "organization", "status", "payments",
-                              *MONEY_KEYS]))
+    df = frame(rows, ["run", "cut_off", "organization", "status", "payments", *MONEY_KEYS])
+    df["organization"] = scope.names(df["organization"])
+    return shape(df)
 
 
 def _local(cut_off: object) -> pd.Timestamp:
@@ -116,9 +117,9 @@ def detail(scope: Scope) -> sa.Select:
             .join(Organization, Organization.id == SettlementLine.organization_id)
             .join(Payment, Payment.id == SettlementLine.payment_id)
             .join(Invoice, Invoice.id == SettlementLine.invoice_id)
-            .where(scope.in_subtree(Organization.path),
+            .where(scope.in_orgs(SettlementLine.organization_id),
                    *scope.between_times(SettlementRun.cut_off))
-            .order_by(SettlementRun.cut_off, Organization.name, SettlementLine.id))
+            .order_by(SettlementLine.id))
 
 
 REPORT = register(ReportDef(
