@@ -110,8 +110,9 @@ def seed_money(url: str, payments: int, rng: random.Random) -> None:
         roll = rng.random()
         booked = day0 + timedelta(days=rng.randrange((TODAY - day0).days))
         payment = {"id": n, "source": "bank", "source_id": f"A{n:015d}", "booking_date": booked,
-                   "amount_cents": 0, "currency": "EUR", "status": "matched",
-                   "match_rule": "reference", "created_at": now}
+                   "amount_cents": 0, "currency": "EUR", "reference": None,
+                   "national_reference": None, "status": "matched", "match_rule": "reference",
+                   "created_at": now}
         pays.append(payment)
         if roll < 0.035:
             payment.update(amount_cents=rng.choice((1500, 3000, 4000)),
@@ -120,6 +121,7 @@ def seed_money(url: str, payments: int, rng: random.Random) -> None:
             continue
         target = payable[(n - 1) % len(payable)]
         row = by_id[target]
+        payment["national_reference"] = payment["reference"] = row["reference"]
         rest = row["total_cents"] - row["paid_cents"]
         cents = rest if rng.random() > 0.1 else max(1, rest // 2)
         if rest <= 0:                                          # paid already: payer credit
