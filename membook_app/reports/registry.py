@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from membook_app.accounts.permissions import Actor
+from membook_app.accounts.permissions import ACTION_ROLES, Actor
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
 from membook_app.formatting import HELSINKI, fi_date, money, number
 from membook_app.register.organizations import get_organization
@@ -241,8 +241,6 @@ def get_report(name: str) -> ReportDef:
 def reports_for(actor: Actor) -> list[ReportDef]:
     """The reports the actor may open somewhere (operator-only ones for operators)."""
     roles = {g.role for g in actor.grants}
-    from membook_app.accounts.permissions import ACTION_ROLES
-
     return [r for r in all_reports()
             if actor.is_operator or (not r.operator_only and roles & ACTION_ROLES[r.action])]
 
