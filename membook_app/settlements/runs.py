@@ -253,10 +253,10 @@ def carried_balances(session: Session, organization_ids: list[int] | None = None
 
 def _shares_from(session: Session, source: str, cut_off: datetime,
                  organization_path: str | None) -> list[OrgShare]:
-    rows = session.execute(
-        _cut_off_param(_AGGREGATE_SQL.format(source=source)),
-        {"cut_off": cut_off, "path": (organization_path or "/") + "%"}
-        if ":cut_off" in source else {"path": (organization_path or "/") + "%"}).all()
+    params: dict[str, Any] = {"path": (organization_path or "/") + "%"}
+    if ":cut_off" in source:
+        params["cut_off"] = cut_off
+    rows = session.execute(_cut_off_param(_AGGREGATE_SQL.format(source=source)), params).all()
     if not rows:
         return []
     ids = [int(r[0]) for r in rows]
@@ -313,17 +313,23 @@ def get_run(session: Session, run_id: int) -> SettlementRun:
     return run
 
 
-def run_shares(session: Session, run_id: int) -> list[OrgShare]:
-    """A written run's settlements as OrgShares (name from the organisation)."""
+def _as_share(s: Settlement, name: str, iban: str | None) -> OrgShare:
+    return OrgShare(s.organization_id, name, iban, s.payment_count, s.gross_cents,
+                    s.reversal_cents, s.fee_cents, s.carried_in_cents, s.net_cents,
+                    s.payout_cents)
+
+
+def _settlements(session: Session, run_id: int) -> list[tuple[Settlement, Organization]]:
     rows = session.exec(
-        select(Settlement, Organization.name)
+        select(Settlement, Organization)
         .join(Organization, col(Organization.id) == Settlement.organization_id)
         .where(Settlement.run_id == run_id)).all()
-    shares = [OrgShare(s.organization_id, name, s.iban, s.payment_count, s.gross_cents,
-                       s.reversal_cents, s.fee_cents, s.carried_in_cents, s.net_cents,
-                       s.payout_cents) for s, name in rows]
-    shares.sort(key=lambda s: (s.organization_name.casefold(), s.organization_id))
-    return shares
+    return sorted(rows, key=lambda r: (r[1].name.casefold(), r[1].id))
+
+
+def run_shares(session: Session, run_id: int) -> list[OrgShare]:
+    """A written run's settlements as OrgShares, by organisation name."""
+    return [_as_share(s, org.name, s.iban) for s, org in _settlements(session, run_id)]
 
 
 # --- preview and create ----------------------------------------------------------------
@@ -492,10 +498,7 @@ def approve_run(session: Session, actor: Actor | None, run_id: int, *,
     if day < today:
         raise ValidationError("Maksupäivä ei voi olla menneisyydessä",
                               "The execution date cannot be in the past", field="execution_date")
-    rows = session.exec(
-        select(Settlement, Organization)
-        .join(Organization, col(Organization.id) == Settlement.organization_id)
-        .where(Settlement.run_id == run_id).order_by(col(Settlement.id))).all()
+    rows = _settlements(session, run_id)
     for settlement, org in rows:
         settlement.iban = org.iban  # the account as it is now, fixed by the approval
     paid = [(s, o) for s, o in rows if s.payout_cents > 0]
@@ -570,20 +573,12 @@ def list_runs(session: Session, actor: Actor | None, *, limit: int = 52) -> list
 def review_run(session: Session, actor: Actor | None, run_id: int) -> list[ReviewRow]:
     """Every settlement of a run with what it pays; a draft shows the IBAN as it is now."""
     require_operator(actor)
-    run = get_run(session, run_id)
-    rows = session.exec(
-        select(Settlement, Organization)
-        .join(Organization, col(Organization.id) == Settlement.organization_id)
-        .where(Settlement.run_id == run_id)).all()
+    draft = get_run(session, run_id).status == "draft"
     review = []
-    for s, org in rows:
-        iban = org.iban if run.status == "draft" else s.iban
-        share = OrgShare(s.organization_id, org.name, iban, s.payment_count, s.gross_cents,
-                         s.reversal_cents, s.fee_cents, s.carried_in_cents, s.net_cents,
-                         s.payout_cents)
-        review.append(ReviewRow(share, s.id, s.reference, s.status,  # type: ignore[arg-type]
-                                s.payout_cents == 0 or _valid_iban(iban)))
-    review.sort(key=lambda r: (r.share.organization_name.casefold(), r.share.organization_id))
+    for s, org in _settlements(session, run_id):
+        iban = org.iban if draft else s.iban
+        review.append(ReviewRow(_as_share(s, org.name, iban), s.id,  # type: ignore[arg-type]
+                                s.reference, s.status, s.payout_cents == 0 or _valid_iban(iban)))
     return review
 
 
