@@ -14,6 +14,9 @@ reference nobody issued or one with a wrong check digit (the unmatched queue).
     .venv/bin/python bench/bank_import.py [--payments 100000] [--db sqlite|postgresql|both]
                                           [--format ktl|camt054|both]
 
+Each figure carries its wall time, the CPU time of this process (`time.process_time`), on
+PostgreSQL the CPU time of the server backend (from /proc, when the server is local) and
+the load average before and after: on a shared machine wall time alone misleads.
 Progress goes to stderr; stdout is a table and, as its last line, one JSON object.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -60,10 +64,14 @@ class Result:
     format: str
     payments: int
     parse_s: float
+    parse_cpu_s: float
     import_s: float
+    import_cpu_s: float
+    server_cpu_s: float | None
     refresh_s: float
     matched: int
     unmatched: int
+    load: str
 
     @property
     def goal_s(self) -> float:
@@ -72,6 +80,23 @@ class Result:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    """1-, 5- and 15-minute load: the machine is shared, so every figure carries it."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def backend_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of the PostgreSQL backend serving the import, read from
+    /proc when the server runs on this machine: wall time alone says little under load."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -257,21 +282,31 @@ def run(db: str, fmt: str, url: str, count: int, seed_value: int) -> Result:
     payments = generate_payments(refs, count, rng)
     data = ktl_file(payments) if fmt == "ktl" else camt054_file(payments)
     log(f"{db}/{fmt}: file {len(data) / 1e6:.1f} MB; parsing …")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     parsed = parse_bank_file(data, f"bench.{fmt}")
-    parse_s = time.perf_counter() - started
+    parse_s, parse_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     assert len(parsed.payments) == count
-    log(f"{db}/{fmt}: parse {parse_s:.2f} s; importing …")
+    del parsed
+    log(f"{db}/{fmt}: parse {parse_s:.2f} s (CPU {parse_cpu_s:.2f} s); importing …")
+    load_before = loadavg()
     with timed_refresh() as refresh:
-        started = time.perf_counter()
         with session_scope(url) as session:
+            pid = (None if db == "sqlite" else
+                   session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar())
+            server_cpu = backend_cpu_s(pid)
+            started, cpu = time.perf_counter(), time.process_time()
             result = import_bank_file(session, None, data, f"bench.{fmt}", source="bench",
                                       today=TODAY)
-        import_s = time.perf_counter() - started
-    log(f"{db}/{fmt}: parse + import + match {import_s:.2f} s (refresh_invoices "
-        f"{sum(refresh):.2f} s) — {result.summary()}")
-    return Result(db, fmt, count, parse_s, import_s, sum(refresh), result.matched_count,
-                  result.unmatched_count)
+        import_s, import_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        server_after = backend_cpu_s(pid)
+    server_cpu_s = (None if server_cpu is None or server_after is None
+                    else server_after - server_cpu)
+    load = f"{load_before} -> {loadavg()}"
+    log(f"{db}/{fmt}: parse + import + match {import_s:.2f} s, CPU {import_cpu_s:.2f} s "
+        f"+ server {server_cpu_s or 0:.2f} s (refresh_invoices {sum(refresh):.2f} s), "
+        f"load {load} — {result.summary()}")
+    return Result(db, fmt, count, parse_s, parse_cpu_s, import_s, import_cpu_s, server_cpu_s,
+                  sum(refresh), result.matched_count, result.unmatched_count, load)
 
 
 def main() -> None:
@@ -296,17 +331,25 @@ def main() -> None:
                 results.append(run(db, fmt, url, args.payments, args.seed))
 
     print(f"{'db':<11} {'format':<8} {'payments':>9} {'parse s':>8} {'import s':>9} "
-          f"{'refresh s':>9} {'goal s':>7} {'matched':>8} {'unmatched':>9}")
+          f"{'CPU s':>6} {'srv CPU':>7} {'refresh s':>9} {'goal s':>7} {'matched':>8} "
+          f"{'unmatched':>9}  load")
     for r in results:
         flag = "" if r.import_s < r.goal_s else "  > goal"
+        server = "" if r.server_cpu_s is None else f"{r.server_cpu_s:.2f}"
         print(f"{r.db:<11} {r.format:<8} {r.payments:>9} {r.parse_s:>8.2f} {r.import_s:>9.2f} "
-              f"{r.refresh_s:>9.2f} {r.goal_s:>7.1f} {r.matched:>8} {r.unmatched:>9}{flag}")
+              f"{r.import_cpu_s:>6.2f} {server:>7} {r.refresh_s:>9.2f} {r.goal_s:>7.1f} "
+              f"{r.matched:>8} {r.unmatched:>9}  {r.load}{flag}")
     print(json.dumps({
         "benchmark": "bank_import",
         "payments": args.payments,
         "results": [{"db": r.db, "format": r.format, "payments": r.payments,
-                     "parse_s": round(r.parse_s, 3), "parse_import_match_s": round(r.import_s, 3),
+                     "parse_s": round(r.parse_s, 3), "parse_cpu_s": round(r.parse_cpu_s, 3),
+                     "parse_import_match_s": round(r.import_s, 3),
+                     "parse_import_match_cpu_s": round(r.import_cpu_s, 3),
+                     "server_cpu_s": (None if r.server_cpu_s is None
+                                      else round(r.server_cpu_s, 3)),
                      "of_which_refresh_invoices_s": round(r.refresh_s, 3),
+                     "loadavg": r.load,
                      "goal_s": r.goal_s, "matched": r.matched, "unmatched": r.unmatched}
                     for r in results],
         "all_under_goal": all(r.import_s < r.goal_s for r in results),
