@@ -25,6 +25,7 @@ from membook_app.payments.paytrail import CallbackParams
 from membook_app.payments.unmatched import book_payment
 from membook_app.register.memberships import add_membership, end_membership
 from membook_app.register.people import create_person
+from membook_app.reports import dashboard as dashboard_module
 from membook_app.reports.dashboard import billing_period, dashboard
 from membook_app.settings import get_settings
 from membook_app.settlements.runs import compute_shares
@@ -158,7 +159,11 @@ def test_members_and_their_trend(scenario: Scenario) -> None:
     assert club_b.months[-3].members_at_end == 3  # Olli, Ulla and Jussi
 
 
-def test_invoiced_against_paid_by_share(scenario: Scenario) -> None:
+@pytest.mark.parametrize("large", [False, True])
+def test_invoiced_against_paid_by_share(scenario: Scenario, large: bool,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    if large:  # the plan for big subtrees (invoices first) must count the same
+        monkeypatch.setattr(dashboard_module, "LARGE_SUBTREE", 0)
     board = _dashboard(scenario, scenario.operator, scenario.tree.federation)
     assert board.period == str(scenario.today.year + 1)
     shares = {f.organization_name: (f.invoiced_cents, f.credited_cents, f.paid_cents,
