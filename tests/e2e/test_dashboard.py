@@ -25,7 +25,7 @@ def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
     expect(page.locator("#members-now")).not_to_be_empty(timeout=30_000)
     shares = page.locator("#shares-card")
     expect(shares).to_contain_text("2027")
-    expect(shares.locator(".recharts-surface")).to_be_visible()
+    expect(shares.locator("svg.recharts-surface[role=application]")).to_be_visible()
     expect(shares.locator(".recharts-bar-rectangle").first).to_be_attached()
     shot(page, "dashboard")
 
@@ -50,7 +50,8 @@ def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
     # On a phone the cards stack and the charts still draw.
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base}/admin")
-    expect(page.locator("#members-card .recharts-surface")).to_be_visible(timeout=30_000)
+    chart = page.locator("#members-card svg.recharts-surface[role=application]")
+    expect(chart).to_be_visible(timeout=30_000)
     box = page.locator("#members-card").bounding_box()
     assert box is not None and box["width"] <= 390
     shot(page, "dashboard-phone")
