@@ -185,7 +185,7 @@ def _table(headers: rx.Var, rows: rx.Var, table_id: str | rx.Var) -> rx.Componen
 def _shaped(table: TableView) -> rx.Component:
     return rx.vstack(
         rx.heading(_lang(table.fi, table.en), size="3"),
-        _table(table.headers, table.rows, "report-" + table.key),
+        _table(table.headers, table.rows, "report-table-" + table.key),
         width="100%", spacing="2",
     )
 
