@@ -30,7 +30,7 @@ def is_settlement_run_time(now: datetime) -> bool:
 def create_weekly_run(now: datetime | None = None) -> dict[str, Any]:
     """Create the draft run with cut-off `now` when today is the settlement day."""
     from membook_app.db import session_scope
-    from membook_app.settlements.runs import create_run
+    from membook_app.settlements.runs import NothingToSettle, create_run
     from models import SettlementRun, utcnow
 
     moment = now or utcnow()
@@ -44,7 +44,10 @@ def create_weekly_run(now: datetime | None = None) -> dict[str, Any]:
         if latest is not None and (latest.status == "draft"
                                    or latest.cut_off.astimezone(HELSINKI).date() == today):
             return {"skipped": today.isoformat(), "reason": "run exists", "run_id": latest.id}
-        run = create_run(session, None, moment)
+        try:
+            run = create_run(session, None, moment)
+        except NothingToSettle:
+            return {"skipped": today.isoformat(), "reason": "nothing to settle"}
         return {"run_id": run.id, "organizations": run.organization_count,
                 "payout_cents": run.payout_cents}
 

@@ -171,6 +171,10 @@ FROM {_TEMP} t JOIN settlement s ON s.run_id = :run_id AND s.organization_id = t
 """
 
 
+class NothingToSettle(ValidationError):
+    """No unsettled invoice allocation up to the cut-off: no run is written."""
+
+
 def _cut_off_param(sql: str) -> sa.TextClause:
     """Bind the cut-off through the column type, so SQLite compares the stored format."""
     text = sa.text(sql)
@@ -370,8 +374,9 @@ def create_run(session: Session, actor: Actor | None,
     """Write the draft run for `cut_off` (default now) in the caller's transaction.
 
     Idempotent: a run with the same cut-off is returned as it is. Only one draft at a
-    time: another draft must be approved or discarded first. A failure anywhere rolls the
-    whole transaction back (the caller's `session_scope`), so nothing is half-written.
+    time: another draft must be approved or discarded first. Nothing to settle raises
+    `NothingToSettle` before anything is written. A failure anywhere rolls the whole
+    transaction back (the caller's `session_scope`), so nothing is half-written.
     """
     require_operator(actor)
     lock_money(session)  # no bank import or manual booking changes allocations meanwhile
@@ -390,11 +395,6 @@ def create_run(session: Session, actor: Actor | None,
         raise ValidationError("Katkaisuhetken on oltava edellisen tilityksen jälkeen",
                               "The cut-off must be after the previous settlement's")
 
-    run = SettlementRun(cut_off=cut, previous_cut_off=previous, status="draft",
-                        created_by_user_id=actor.user_id if actor else None)
-    session.add(run)
-    session.flush()
-    assert run.id is not None
     connection = session.connection()
     connection.execute(sa.text(f"DROP TABLE IF EXISTS {_TEMP}"))
     # A failure leaves the temporary table to the rollback (DDL is transactional on both
@@ -405,17 +405,25 @@ def create_run(session: Session, actor: Actor | None,
     if not is_sqlite(connection.engine):
         connection.execute(sa.text(f"ANALYZE {_TEMP}"))
     shares = _shares_from(session, f"SELECT * FROM {_TEMP}", cut, None)
-    if shares:
-        session.execute(sa.insert(Settlement.__table__), [  # type: ignore[arg-type]
-            {"run_id": run.id, "organization_id": s.organization_id,
-             "reference": settlement_reference(run.id, s.organization_id),
-             "status": "draft" if s.payout_cents > 0 else "carried",
-             "payment_count": s.payment_count, "gross_cents": s.gross_cents,
-             "reversal_cents": s.reversal_cents, "fee_cents": s.fee_cents,
-             "carried_in_cents": s.carried_in_cents, "net_cents": s.net_cents,
-             "payout_cents": s.payout_cents, "iban": s.iban, "created_at": run.created_at}
-            for s in shares])
-        connection.execute(sa.text(_INSERT_LINES), {"run_id": run.id})
+    if not shares:
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {_TEMP}"))
+        raise NothingToSettle("Ei tilitettävää: ei uusia maksuja laskuille",
+                              "Nothing to settle: no new payments on invoices")
+    run = SettlementRun(cut_off=cut, previous_cut_off=previous, status="draft",
+                        created_by_user_id=actor.user_id if actor else None)
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    session.execute(sa.insert(Settlement.__table__), [  # type: ignore[arg-type]
+        {"run_id": run.id, "organization_id": s.organization_id,
+         "reference": settlement_reference(run.id, s.organization_id),
+         "status": "draft" if s.payout_cents > 0 else "carried",
+         "payment_count": s.payment_count, "gross_cents": s.gross_cents,
+         "reversal_cents": s.reversal_cents, "fee_cents": s.fee_cents,
+         "carried_in_cents": s.carried_in_cents, "net_cents": s.net_cents,
+         "payout_cents": s.payout_cents, "iban": s.iban, "created_at": run.created_at}
+        for s in shares])
+    connection.execute(sa.text(_INSERT_LINES), {"run_id": run.id})
     connection.execute(sa.text(f"DROP TABLE IF EXISTS {_TEMP}"))
     totals = totals_of(shares)
     run.organization_count, run.payout_count = totals.organization_count, totals.payout_count

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from membook_app.banking.pain001 import validate_pain001
@@ -46,16 +47,24 @@ def test_settle_dry_run_create_approve(db_url: str, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "999" in missing.stderr
 
 
-def test_weekly_task_creates_one_draft_on_the_settlement_day(db_url: str) -> None:
+def test_weekly_task_creates_one_draft_on_the_settlement_day(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.settlements
     w = make_org_tree(db_url)
     _, ref = standard_invoice(w)
     pay(db_url, [(ref, 5500)])
     saturday = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
     assert "skipped" in create_weekly_run(saturday)
     monday = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 07.00 in Helsinki
-    first = create_weekly_run(monday)
-    assert first["run_id"] and first["organizations"] == 0  # the payment came after 23.11.
-    assert create_weekly_run(monday)["reason"] == "run exists"
+    # The payment came after Monday 23.11. 07.00, so that run has nothing to settle.
+    assert create_weekly_run(monday)["reason"] == "nothing to settle"
+    with session_scope(db_url) as s:
+        assert s.exec(select(SettlementRun)).all() == []
+    this_monday = datetime.now(UTC)  # stands in for the next settlement day
+    monkeypatch.setattr(tasks.settlements, "is_settlement_day", lambda day: True)
+    first = create_weekly_run(this_monday)
+    assert first["organizations"] == 3
+    assert create_weekly_run(this_monday)["reason"] == "run exists"
     with session_scope(db_url) as s:
         assert len(s.exec(select(SettlementRun)).all()) == 1
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from itertools import count
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from sqlmodel import col, select
 from membook_app.billing.invoices import create_credit_note
 from membook_app.db import session_scope
 from membook_app.payments.unmatched import book_payment, mark_refund
-from membook_app.settlements.runs import approve_run, create_run, discard_run
+from membook_app.settlements.runs import NothingToSettle, approve_run, create_run, discard_run
 from membook_app.settlements.split import split_by_org
 from models import Allocation, Invoice, InvoiceLine, Payment, SettlementLine, SettlementRun
 from tests.db.settlement_support import (
@@ -80,6 +81,10 @@ def _settle(url: str, approve: bool) -> None:
             col(Allocation.invoice_id).is_not(None), Allocation.amount_cents != 0,
             col(Allocation.id).not_in(settled))).all()
         expected = _expected_shares(s, list(pending))
+        if not pending:
+            with pytest.raises(NothingToSettle):
+                create_run(s, None)
+            return
         run = create_run(s, None)
         run_id = run.id
         written = {(ln.allocation_id, ln.organization_id): ln.amount_cents

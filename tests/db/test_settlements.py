@@ -369,3 +369,11 @@ def test_killed_process_mid_run_leaves_nothing(db_url: str, tmp_path) -> None:  
                    for st in s.exec(select(Settlement).where(Settlement.run_id == run_id))}
     assert written == {o: (sh.gross_cents, sh.fee_cents, sh.payout_cents)
                        for o, sh in before.items()}
+
+
+def test_nothing_to_settle_writes_no_run(db_url: str) -> None:
+    make_org_tree(db_url)
+    with pytest.raises(runs.NothingToSettle):
+        _create(db_url)
+    with session_scope(db_url) as s:
+        assert s.exec(select(SettlementRun)).all() == []
