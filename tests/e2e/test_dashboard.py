@@ -27,6 +27,8 @@ def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
     expect(shares).to_contain_text("2027")
     expect(shares.locator("svg.recharts-surface[role=application]")).to_be_visible()
     expect(shares.locator(".recharts-bar-rectangle").first).to_be_attached()
+    money_tick = shares.locator(".recharts-cartesian-axis-tick-value", has_text="€").first
+    expect(money_tick).to_be_visible()  # the money axis in Finnish form
     shot(page, "dashboard")
 
     page.locator("#shares-figures").click()

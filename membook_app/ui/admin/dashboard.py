@@ -25,6 +25,8 @@ nav_item("/admin", "layout-dashboard", "Yleiskuva", "Dashboard", order=5)
 IMPORT_STATUSES = {"imported": "luettu / imported", "failed": "epäonnistui / failed",
                    "refused": "hylätty / refused"}
 CHART_HEIGHT = 260
+# Money axes and tooltips in Finnish form (1 234,50 €); chart data is in euros.
+EUROS_JS = "(value) => value.toLocaleString('fi-FI', {style: 'currency', currency: 'EUR'})"
 
 
 @dataclasses.dataclass
@@ -171,6 +173,14 @@ def _stat(label: rx.Var, value: rx.Var | str, note: rx.Component | None = None,
         spacing="1"), min_width="14em", flex="1")
 
 
+def _euro_axis() -> rx.Component:
+    return rx.recharts.y_axis(tick_formatter=EUROS_JS, width=90)
+
+
+def _euro_tooltip() -> rx.Component:
+    return rx.recharts.graphing_tooltip(custom_attrs={"formatter": rx.Var(EUROS_JS)})
+
+
 def _members_chart() -> rx.Component:
     return _card("members", t("Jäsenet ja muutokset kuukausittain", "Members and changes by month"),
                  rx.recharts.composed_chart(
@@ -198,12 +208,12 @@ def _shares_chart() -> rx.Component:
                  rx.recharts.bar_chart(
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
                      rx.recharts.x_axis(data_key="name"),
-                     rx.recharts.y_axis(),
+                     _euro_axis(),
                      rx.recharts.bar(data_key="invoiced", name=t("Laskutettu €", "Invoiced €"),
                                      fill=rx.color("accent", 7)),
                      rx.recharts.bar(data_key="paid", name=t("Maksettu €", "Paid €"),
                                      fill=rx.color("grass", 8)),
-                     rx.recharts.legend(), rx.recharts.graphing_tooltip(),
+                     rx.recharts.legend(), _euro_tooltip(),
                      data=DashboardState.share_chart),
                  _figures("shares", [t("Osuus", "Share"), t("Laskutettu", "Invoiced"),
                                      t("Hyvitetty", "Credited"), t("Maksettu", "Paid"),
@@ -212,14 +222,15 @@ def _shares_chart() -> rx.Component:
 
 def _ages_chart() -> rx.Component:
     return _card("ages", t("Avoimet saatavat iän mukaan", "Open receivables by age"),
-                 rx.recharts.bar_chart(
+                 rx.recharts.bar_chart(  # bars across, so the age labels fit on a phone
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                     rx.recharts.x_axis(data_key=rx.cond(UiState.lang == "en", "en", "fi")),
-                     rx.recharts.y_axis(),
+                     rx.recharts.x_axis(type_="number", tick_formatter=EUROS_JS),
+                     rx.recharts.y_axis(data_key=rx.cond(UiState.lang == "en", "en", "fi"),
+                                        type_="category", interval=0, width=95),
                      rx.recharts.bar(data_key="open", name=t("Avoinna €", "Open €"),
                                      fill=rx.color("amber", 8)),
-                     rx.recharts.graphing_tooltip(),
-                     data=DashboardState.age_chart),
+                     _euro_tooltip(),
+                     layout="vertical", data=DashboardState.age_chart),
                  _figures("ages", [t("Erääntynyt", "Overdue"), t("Laskuja", "Invoices"),
                                    t("Avoinna", "Open")], DashboardState.age_rows))
 
@@ -229,7 +240,7 @@ def _weeks_chart() -> rx.Component:
                  rx.recharts.bar_chart(
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
                      rx.recharts.x_axis(data_key="week"),
-                     rx.recharts.y_axis(),
+                     _euro_axis(),
                      rx.recharts.bar(data_key="bank", stack_id="money",
                                      name=t("Viitemaksut €", "Reference payments €"),
                                      fill=rx.color("accent", 8)),
@@ -239,7 +250,7 @@ def _weeks_chart() -> rx.Component:
                      rx.recharts.bar(data_key="manual", stack_id="money",
                                      name=t("Käsin kohdistetut €", "Booked by hand €"),
                                      fill=rx.color("amber", 8)),
-                     rx.recharts.legend(), rx.recharts.graphing_tooltip(),
+                     rx.recharts.legend(), _euro_tooltip(),
                      data=DashboardState.week_chart),
                  _figures("weeks", [t("Viikko alkaen", "Week from"), t("Viitemaksut",
                                                                        "Reference payments"),
