@@ -126,7 +126,8 @@ def build_payment(values: dict[str, Any]) -> BankPayment:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Suspend the cyclic garbage collector while a parser builds its payments.
+    """Suspend the cyclic garbage collector while a parser (or the importer) builds its
+    payments (or their rows).
 
     A 100,000-payment file allocates millions of acyclic objects (payment dicts, strings,
     lxml proxies), and every few hundred allocations would trigger a collection that walks

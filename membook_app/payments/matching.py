@@ -191,6 +191,9 @@ def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
     connection.execute(sa.text(_CREATE_MATCH))
     try:
         if not is_sqlite(connection.engine):
+            # The window sort over 100,000 staged payments and the grouped sums of
+            # refresh_invoices spill to disk with the default 4 MB; this transaction only.
+            connection.execute(sa.text("SET LOCAL work_mem = '64MB'"))
             connection.execute(sa.text("ANALYZE membook_stage"))
         connection.execute(sa.text(_FILL_MATCH))
         if not is_sqlite(connection.engine):
