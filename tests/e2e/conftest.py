@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from membook_app.demo.seed import DEMO_PASSWORD
 from tests.conftest import REPO_ROOT
 
 OUTPUT = REPO_ROOT / "test-output"
@@ -127,3 +128,11 @@ def shot(page: Page, name: str) -> None:
     """Keep a screenshot of a step in the test output folder."""
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, email: str) -> None:
+    """Sign in with a demo account's password (where the browser lands is the test's to check)."""
+    page.goto(f"{base}/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(DEMO_PASSWORD)
+    page.locator("#sign-in").click()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from membook_app.demo.seed import DEMO_PASSWORD
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -15,10 +14,7 @@ pytestmark = pytest.mark.e2e
 def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
                                                         page: Page) -> None:
     base = server["base"]
-    page.goto(f"{base}/login")
-    page.locator("#email").fill("rahastonhoitaja@membook.example")
-    page.locator("#password").fill(DEMO_PASSWORD)
-    page.locator("#sign-in").click()
+    sign_in(page, base, "rahastonhoitaja@membook.example")
     expect(page).to_have_url(f"{base}/admin", timeout=60_000)
 
     # The demo's 2027 invoice run is on the invoiced-against-paid chart.

@@ -6,17 +6,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
-from membook_app.demo.seed import DEMO_PASSWORD
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(DEMO_PASSWORD)
-    page.locator("#sign-in").click()
 
 
 def _some_member(database_url: str) -> tuple[str, str, str]:
@@ -37,7 +29,7 @@ def _some_member(database_url: str) -> tuple[str, str, str]:
 def test_admin_finds_member_and_changes_phone(server: dict[str, str], page: Page) -> None:
     base = server["base"]
     first, last, email = _some_member(server["DATABASE_URL"])
-    _sign_in(page, base, "helsinki.admin@membook.example")
+    sign_in(page, base, "helsinki.admin@membook.example")
     expect(page).to_have_url(f"{base}/admin", timeout=60_000)  # the dashboard
     page.goto(f"{base}/admin/members")
     expect(page.locator("#register-table")).to_be_visible()
@@ -69,7 +61,7 @@ def test_member_edits_address_and_is_kept_out_of_admin(server: dict[str, str],
                                                       page: Page) -> None:
     base = server["base"]
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    _sign_in(page, base, "jasen@membook.example")
+    sign_in(page, base, "jasen@membook.example")
     expect(page).to_have_url(f"{base}/portal", timeout=60_000)
     expect(page.locator("#portal-name")).not_to_be_empty()
     expect(page.locator("#language")).to_have_value("fi")  # the record has loaded
