@@ -11,10 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
+from membook_app.accounts.permissions import load_actor
+from membook_app.db import session_scope
 from membook_app.formatting import HELSINKI
+from membook_app.settlements.runs import NothingToSettle, create_run
 from membook_app.settlements.schedule import is_settlement_day
+from models import SettlementRun, User, utcnow
 from tasks import huey
 
 RUN_AT_HELSINKI = (7, 0)  # before the bank import of the day (08:00)
@@ -29,18 +33,13 @@ def is_settlement_run_time(now: datetime) -> bool:
 
 def create_weekly_run(now: datetime | None = None) -> dict[str, Any]:
     """Create the draft run with cut-off `now` when today is the settlement day."""
-    from membook_app.db import session_scope
-    from membook_app.settlements.runs import NothingToSettle, create_run
-    from models import SettlementRun, utcnow
-
     moment = now or utcnow()
     today = moment.astimezone(HELSINKI).date()
     if not is_settlement_day(today):
         return {"skipped": today.isoformat(), "reason": "not the settlement day"}
     with session_scope() as session:
-        runs = session.exec(select(SettlementRun).order_by(
-            SettlementRun.cut_off.desc()).limit(1)).all()  # type: ignore[attr-defined]
-        latest = runs[0] if runs else None
+        latest = session.exec(select(SettlementRun).order_by(
+            col(SettlementRun.cut_off).desc()).limit(1)).first()
         if latest is not None and (latest.status == "draft"
                                    or latest.cut_off.astimezone(HELSINKI).date() == today):
             return {"skipped": today.isoformat(), "reason": "run exists", "run_id": latest.id}
@@ -60,11 +59,6 @@ def create_weekly_settlement_run() -> dict[str, Any]:
 
 def create_run_for(user_id: int | None, cut_off_iso: str) -> dict[str, Any]:
     """Create the draft run for `cut_off_iso` as this operator (or the system)."""
-    from membook_app.accounts.permissions import load_actor
-    from membook_app.db import session_scope
-    from membook_app.settlements.runs import create_run
-    from models import User
-
     with session_scope() as session:
         user = session.get(User, user_id) if user_id is not None else None
         actor = load_actor(session, user) if user is not None else None
