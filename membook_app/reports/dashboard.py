@@ -1,10 +1,11 @@
 """The treasurer's dashboard: the figures of one organisation and its subtree, in a glance.
 
-Every figure is one SQL aggregate over indexed columns (no table is read into Python),
-so the whole dashboard stays well under half a second at 100,000 members and 300,000
-payments (`bench/reports.py` times it). Date buckets (months, weeks, receivable ages)
-are a portable `CASE` over boundary dates computed here, grouped in an outer query, so
-the same SQL runs on SQLite and PostgreSQL and the range condition can use an index.
+Every figure is one SQL aggregate (no table is read into Python), using the indexes
+there are, aiming at half a second for a whole federation at 100,000 members and 300,000
+payments (`bench/reports.py` times it; docs/reports.md says what it measured). Date
+buckets (months, weeks, receivable ages) are a portable `CASE` over boundary dates
+computed here, grouped in an outer query, so the same SQL runs on SQLite and PostgreSQL
+and the range condition can use an index.
 
 What each figure means, precisely:
 
@@ -319,12 +320,11 @@ def _latest_import(session: Session, operator: bool) -> ImportStatus | None:
                         latest.unmatched_count, latest.credit_cents)
 
 
-def dashboard(session: Session, actor: Actor, organization_id: int, today: date, *,
-              now: datetime | None = None) -> Dashboard:
+def dashboard(session: Session, actor: Actor, organization_id: int, today: date) -> Dashboard:
     """The dashboard of an organisation and its subtree, for anyone who may read it.
 
-    `today` dates the buckets (months, weeks, ages, the period); `now` is the
-    settlement estimate's cut-off (default: this moment).
+    `today` dates the buckets (months, weeks, ages, the period); the settlement
+    estimate's cut-off is this moment, as a run started now would have it.
     """
     org = get_organization(session, organization_id)
     if not (actor.can("register.read", org.path) or actor.can("billing.read", org.path)):
@@ -347,6 +347,6 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date,
         receivables=_receivables(session, ids, today) if billing else (),
         weeks=_weeks(session, ids, today) if billing else (),
         unmatched=_unmatched(session) if actor.is_operator else None,
-        settlement=_settlement(session, org, now or utcnow()) if billing else None,
+        settlement=_settlement(session, org, utcnow()) if billing else None,
         latest_import=_latest_import(session, actor.is_operator) if billing else None,
     )
