@@ -14,9 +14,9 @@ reference nobody issued or one with a wrong check digit (the unmatched queue).
     .venv/bin/python bench/bank_import.py [--payments 100000] [--db sqlite|postgresql|both]
                                           [--format ktl|camt054|both]
 
-Each figure carries its wall time, the CPU time of this process (`time.process_time`), on
-PostgreSQL the CPU time of the server backend (from /proc, when the server is local) and
-the load average before and after: on a shared machine wall time alone misleads.
+Each figure carries its wall time, the CPU time of this process, on PostgreSQL the CPU time
+of the server processes and the 1-minute load average before and after (`bench/common.py`):
+on a shared machine wall time alone misleads.
 Progress goes to stderr; stdout is a table and, as its last line, one JSON object.
 """
 
@@ -39,6 +39,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from common import measured
 
 from membook_app.banking.references import make_national, national_to_rf
 from membook_app.banking.statement import parse_bank_file
@@ -80,23 +81,6 @@ class Result:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def loadavg() -> str:
-    """1-, 5- and 15-minute load: the machine is shared, so every figure carries it."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def backend_cpu_s(pid: int | None) -> float | None:
-    """CPU seconds (user + system) of the PostgreSQL backend serving the import, read from
-    /proc when the server runs on this machine: wall time alone says little under load."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -282,31 +266,26 @@ def run(db: str, fmt: str, url: str, count: int, seed_value: int) -> Result:
     payments = generate_payments(refs, count, rng)
     data = ktl_file(payments) if fmt == "ktl" else camt054_file(payments)
     log(f"{db}/{fmt}: file {len(data) / 1e6:.1f} MB; parsing …")
-    started, cpu = time.perf_counter(), time.process_time()
-    parsed = parse_bank_file(data, f"bench.{fmt}")
-    parse_s, parse_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    with measured(url, "parse") as parse:
+        parsed = parse_bank_file(data, f"bench.{fmt}")
     assert len(parsed.payments) == count
     del parsed
-    log(f"{db}/{fmt}: parse {parse_s:.2f} s (CPU {parse_cpu_s:.2f} s); importing …")
-    load_before = loadavg()
+    log(f"{db}/{fmt}: parse {parse['parse_s']:.2f} s (CPU {parse['parse_cpu_s']:.2f} s); "
+        "importing …")
+    load_before = round(os.getloadavg()[0], 2)
     with timed_refresh() as refresh:
-        with session_scope(url) as session:
-            pid = (None if db == "sqlite" else
-                   session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar())
-            server_cpu = backend_cpu_s(pid)
-            started, cpu = time.perf_counter(), time.process_time()
-            result = import_bank_file(session, None, data, f"bench.{fmt}", source="bench",
-                                      today=TODAY)
-        import_s, import_cpu_s = time.perf_counter() - started, time.process_time() - cpu
-        server_after = backend_cpu_s(pid)
-    server_cpu_s = (None if server_cpu is None or server_after is None
-                    else server_after - server_cpu)
-    load = f"{load_before} -> {loadavg()}"
-    log(f"{db}/{fmt}: parse + import + match {import_s:.2f} s, CPU {import_cpu_s:.2f} s "
-        f"+ server {server_cpu_s or 0:.2f} s (refresh_invoices {sum(refresh):.2f} s), "
-        f"load {load} — {result.summary()}")
-    return Result(db, fmt, count, parse_s, parse_cpu_s, import_s, import_cpu_s, server_cpu_s,
-                  sum(refresh), result.matched_count, result.unmatched_count, load)
+        with measured(url, "import") as figures:
+            with session_scope(url) as session:
+                result = import_bank_file(session, None, data, f"bench.{fmt}", source="bench",
+                                          today=TODAY)
+    load = f"{load_before} -> {figures['import_load']}"
+    server_cpu_s = figures.get("import_server_cpu_s")
+    log(f"{db}/{fmt}: parse + import + match {figures['import_s']:.2f} s, CPU "
+        f"{figures['import_cpu_s']:.2f} s + server {server_cpu_s or 0:.2f} s (refresh_invoices "
+        f"{sum(refresh):.2f} s), load {load} — {result.summary()}")
+    return Result(db, fmt, count, parse["parse_s"], parse["parse_cpu_s"], figures["import_s"],
+                  figures["import_cpu_s"], server_cpu_s, sum(refresh), result.matched_count,
+                  result.unmatched_count, load)
 
 
 def main() -> None:
