@@ -44,7 +44,8 @@ class Payment(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("source", "source_id"),
-        sa.Index("ix_payment_status", "status", "booking_date"),
+        # Covering for sums by status and day (escrow reconciliation, dashboard).
+        sa.Index("ix_payment_status_day", "status", "booking_date", "source", "amount_cents"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -159,34 +159,52 @@ def _bank_sums(session: Session, as_of: date, statement_date: date | None,
 
     Periods: `early` (before the first statement's day: part of its opening balance),
     `on` (up to the statement date) and `after`.
+
+    The database sums per status and booking day — read in index order from
+    `ix_payment_status_day` without touching the payments — and this puts the few
+    thousand sums in kinds and periods; only the outgoing debits are compared with the
+    approved payouts' references. (One CASE per payment with that comparison as an outer
+    join took a second for 300,000 payments on SQLite.)
     """
-    paid_settlements = (sa.select(approved.c.ref).where(approved.c.status == "approved")
-                        .subquery("paid_refs"))
-    kind = sa.case(
-        (_PAYMENT.status.in_(MATCHED_STATUSES), "reference"),
-        (_PAYMENT.status == "reversal", "correction"),
-        (_PAYMENT.status == "psp_settlement", "psp"),
-        (_PAYMENT.status == "refund", "refund"),
-        (_PAYMENT.status == "unmatched", "unmatched"),
-        (sa.and_(_PAYMENT.status == "outgoing", paid_settlements.c.ref.is_not(None)), "payout"),
-        (_PAYMENT.status == "outgoing", "outgoing"),
-        else_="other")
-    if statement_date is None:
-        period: sa.ColumnElement[str] = sa.literal("on")
-    else:
-        period = sa.case((_PAYMENT.booking_date < first_date, "early"),
-                         (_PAYMENT.booking_date <= statement_date, "on"), else_="after")
-    rows = (sa.select(kind.label("kind"), period.label("period"),
-                      _PAYMENT.amount_cents.label("cents"))
-            .select_from(Payment.__table__.outerjoin(  # type: ignore[attr-defined]
-                paid_settlements, paid_settlements.c.ref == _norm(_PAYMENT.reference)))
-            .where(_PAYMENT.source == "bank", _PAYMENT.booking_date <= as_of)
-            .subquery("bank"))
-    result = session.execute(
-        sa.select(rows.c.kind, rows.c.period, sa.func.count(),
-                  sa.func.coalesce(sa.func.sum(rows.c.cents), 0))
-        .group_by(rows.c.kind, rows.c.period)).all()
-    return {(k, p): (int(n), int(c)) for k, p, n, c in result}
+    per_day = session.execute(
+        sa.select(_PAYMENT.status, _PAYMENT.booking_date, sa.func.count(),
+                  sa.func.sum(_PAYMENT.amount_cents))
+        .where(_PAYMENT.source == "bank", _PAYMENT.booking_date <= as_of)
+        .group_by(_PAYMENT.status, _PAYMENT.booking_date)).all()
+    paid_refs = sa.select(approved.c.ref).where(approved.c.status == "approved")
+    payouts = session.execute(
+        sa.select(_PAYMENT.booking_date, sa.func.count(), sa.func.sum(_PAYMENT.amount_cents))
+        .where(_PAYMENT.source == "bank", _PAYMENT.status == "outgoing",
+               _PAYMENT.booking_date <= as_of, _norm(_PAYMENT.reference).in_(paid_refs))
+        .group_by(_PAYMENT.booking_date)).all()
+
+    def period(day: date) -> str:
+        if statement_date is None:
+            return "on"
+        if first_date is not None and day < first_date:
+            return "early"
+        return "on" if day <= statement_date else "after"
+
+    sums: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def add(kind: str, day: date, count: int, cents: int) -> None:
+        key = (kind, period(day))
+        had_count, had_cents = sums.get(key, (0, 0))
+        sums[key] = (had_count + count, had_cents + cents)
+
+    for status, day, count, cents in per_day:
+        add(_KINDS.get(status, "other"), day, int(count), int(cents or 0))
+    for day, count, cents in payouts:         # outgoing debits that are payouts
+        add("outgoing", day, -int(count), -int(cents or 0))
+        add("payout", day, int(count), int(cents or 0))
+    return sums
+
+
+# Payment status → kind of bank movement (outgoing debits matching an approved payout's
+# reference are "payout", see _bank_sums).
+_KINDS = {**dict.fromkeys(MATCHED_STATUSES, "reference"), "reversal": "correction",
+          "psp_settlement": "psp", "refund": "refund", "unmatched": "unmatched",
+          "outgoing": "outgoing"}
 
 
 ALL_PERIODS = ("early", "on", "after")
