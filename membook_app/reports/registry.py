@@ -138,6 +138,9 @@ class Scope:
     dialect: str
 
     organization_names: dict[int, str] = field(default_factory=dict)  # the subtree's
+    # The subtree holds every organisation there is (a single federation's root), so
+    # "in the subtree" is true of every organisation id.
+    everything: bool = False
 
     def in_subtree(self, path_column: Any) -> sa.ColumnElement[bool]:
         """SQL condition: the organisation path is inside the chosen subtree."""
@@ -147,9 +150,15 @@ class Scope:
 
     def in_orgs(self, organization_id: Any) -> sa.ColumnElement[bool]:
         """SQL condition: an organisation id column is one of the subtree's (an IN list of
-        a few hundred ids at most, so the big table needs no join to Organization)."""
+        a few hundred ids at most, so the big table needs no join to Organization).
+
+        When the subtree is every organisation, `IS NOT NULL` says the same (the column is
+        a foreign key to Organization) without a list for the planner to look rows up by:
+        SQLite would otherwise walk the organisation index through the whole table."""
         if self.organization is None:
             return sa.true()
+        if self.everything:
+            return col(organization_id).is_not(None)
         return col(organization_id).in_(sorted(self.organization_names))
 
     def names(self, ids: pd.Series) -> pd.Series:
@@ -266,8 +275,10 @@ def resolve(session: Session, actor: Actor, report: ReportDef, filters: Filters)
                               field="bucket")
     names = dict(session.execute(sa.select(Organization.id, Organization.name).where(
         col(Organization.path).startswith(org.path) if org else sa.true())).all())
+    everything = org is not None and len(names) == session.execute(
+        sa.select(sa.func.count()).select_from(Organization)).scalar_one()
     return Scope(actor, org, filters.date_from, filters.date_to, filters.today or date.today(),
-                 bucket, session.get_bind().dialect.name, names)
+                 bucket, session.get_bind().dialect.name, names, everything)
 
 
 def run_report(session: Session, actor: Actor, name: str, filters: Filters) -> ReportResult:
