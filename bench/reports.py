@@ -12,7 +12,13 @@ escrow report for the operator), and `reports.dashboard.dashboard` for the feder
 Goal from the issue: each report under 1 s, the dashboard under 0.5 s, on each database.
 
     .venv/bin/python bench/reports.py [--people 100000] [--payments 300000]
-                                      [--db sqlite|postgresql|both] [--repeat 3]
+                                      [--db sqlite|postgresql|both] [--repeat 3] [--keep]
+
+Seeding takes minutes; with `--keep` the seeded databases are kept (SQLite in
+`var/bench/`, PostgreSQL as `membook_bench_reports_<people>_<payments>_<seed>`) and the
+next `--keep` run with the same sizes and seed reuses them after migrating them to the
+current head, so a new index is measured on the same data. Delete them (or run
+without `--keep`) after changing the seed code.
 
 Each case is run once to warm up, then `--repeat` times; the median wall time is the
 figure, with this process's CPU time and (PostgreSQL) the server's per run beside it,
@@ -28,10 +34,13 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from common import measured
 from register import (
@@ -44,10 +53,11 @@ from register import (
     seed,
     sqlite_database,
 )
+from sqlmodel import col
 
 from membook_app.billing.references import invoice_reference
 from membook_app.cli.admin import upgrade_database
-from membook_app.db import session_scope
+from membook_app.db import get_engine, session_scope
 from membook_app.reports.registry import SYSTEM, Filters, all_reports, detail_page, run_report
 from membook_app.settlements.runs import create_run
 from models import Allocation, Invoice, InvoiceLine, Membership, Organization, Payment, utcnow
@@ -56,6 +66,34 @@ GOAL_REPORT_S = 1.0
 GOAL_DASHBOARD_S = 0.5
 TODAY = date(2026, 11, 27)
 PERIODS = {"2025": date(2025, 3, 31), "2026": date(2026, 3, 31), "2027": date(2027, 1, 31)}
+KEPT = Path(__file__).resolve().parent.parent / "var" / "bench"
+ADMIN_EMAIL = "bench.admin@membook.example"   # register.py's seed
+
+
+@contextmanager
+def kept_database(db: str, admin_url: str, key: str) -> Iterator[tuple[str, bool]]:
+    """A database that outlives the run, named by `key`, and whether it was there already
+    (a seeded one is only kept when the seed finished: its money rows exist)."""
+    if db == "sqlite":
+        KEPT.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{KEPT / f'reports_{key}.db'}"
+    else:
+        name = f"membook_bench_reports_{key}"
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                      (name,)).fetchone():
+                connection.execute(f"CREATE DATABASE {name}")
+        url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    seeded = False
+    try:
+        with get_engine(url).connect() as connection:
+            seeded = bool(connection.execute(sa.text("SELECT 1 FROM allocation LIMIT 1")).first())
+    except sa.exc.DBAPIError:
+        pass
+    try:
+        yield url, seeded
+    finally:
+        get_engine(url).dispose()
 
 
 def seed_money(url: str, payments: int, rng: random.Random) -> None:
@@ -174,17 +212,24 @@ def timed(url: str, call: Callable[[], Any], repeat: int) -> dict[str, Any]:
 
 
 def run(db: str, url: str, people: int, payments: int, repeat: int,
-        rng: random.Random) -> list[dict[str, Any]]:
-    """Migrate, seed and time every report and the dashboard on one database."""
+        rng: random.Random, reuse: bool = False) -> list[dict[str, Any]]:
+    """Migrate, seed (unless `reuse`: seeded by an earlier run) and time every report and
+    the dashboard on one database."""
     upgrade_database(url)
-    log(f"[{db}] seeding {people:,} people …")
-    started = time.perf_counter()
-    seeded = seed(url, people, rng)
-    log(f"[{db}] seeding invoices and {payments:,} payments …")
-    seed_money(url, payments, rng)
-    log(f"[{db}] seeded in {time.perf_counter() - started:.0f} s; measuring")
-    admin = build_actor(url, seeded.admin_email)
-    federation = seeded.federation_id
+    if reuse:
+        log(f"[{db}] reusing the kept database; analysing")
+        analyze(url)
+    else:
+        log(f"[{db}] seeding {people:,} people …")
+        started = time.perf_counter()
+        seed(url, people, rng)
+        log(f"[{db}] seeding invoices and {payments:,} payments …")
+        seed_money(url, payments, rng)
+        log(f"[{db}] seeded in {time.perf_counter() - started:.0f} s; measuring")
+    with session_scope(url) as session:
+        federation = session.execute(sa.select(Organization.id).where(
+            col(Organization.parent_id).is_(None))).scalar_one()
+    admin = build_actor(url, ADMIN_EMAIL)
     results = []
     for report in all_reports():
         actor = SYSTEM if report.operator_only else admin
@@ -223,12 +268,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the seeded databases and reuse them on the next run")
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     for db in ("sqlite", "postgresql"):
         if args.db not in (db, "both"):
             continue
         rng = random.Random(args.seed)
+        if args.keep:
+            key = f"{args.people}_{args.payments}_{args.seed}"
+            with kept_database(db, args.pg_admin_url, key) as (url, seeded):
+                results += run(db, url, args.people, args.payments, args.repeat, rng, seeded)
+            continue
         database = sqlite_database() if db == "sqlite" else postgresql_database(args.pg_admin_url)
         with database as url:
             results += run(db, url, args.people, args.payments, args.repeat, rng)
