@@ -193,6 +193,13 @@ def test_incoming_money_per_week_by_source(scenario: Scenario) -> None:
     assert all(s == (0, 0, 0) for s in sums[:-3])
     own = _dashboard(scenario, scenario.treasurer_a, scenario.tree.club_a)
     assert own.weeks[-1].total_cents == 4500  # club B's Paytrail money is not club A's
+    # Club B has fewer members than the rest of the tree (read through its invoices),
+    # the federation is the whole tree (nothing to leave out): the same money.
+    club_b = _dashboard(scenario, scenario.district_treasurer, scenario.tree.club_b)
+    assert [(w.bank_cents, w.paytrail_cents, w.manual_cents) for w in club_b.weeks][-3:] == [
+        (0, 0, 0), (0, 0, 0), (0, 3500, 0)]
+    whole = _dashboard(scenario, scenario.operator, scenario.tree.federation)
+    assert whole.weeks == board.weeks
 
 
 def test_queue_settlement_and_import_by_reader(scenario: Scenario) -> None:
