@@ -22,8 +22,7 @@ from membook_app.ui.i18n import UiState, t
 
 nav_item("/admin", "layout-dashboard", "Yleiskuva", "Dashboard", order=5)
 
-IMPORT_STATUSES = {"imported": "luettu / imported", "failed": "epäonnistui / failed",
-                   "refused": "hylätty / refused"}
+IMPORT_STATUSES = {"imported": "luettu / imported"}  # refused files leave no BankImport
 CHART_HEIGHT = 260
 # Money axes and tooltips in Finnish form (1 234,50 €); chart data is in euros.
 EUROS_JS = "(value) => value.toLocaleString('fi-FI', {style: 'currency', currency: 'EUR'})"
