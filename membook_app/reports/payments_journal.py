@@ -45,17 +45,23 @@ def _booked(scope: Scope, alloc: type[Allocation], inv: type[Invoice]) -> sa.Sel
             .where(scope.in_orgs(inv.organization_id)))
 
 
-def _subtree_parts(scope: Scope) -> list[sa.ColumnElement[bool]]:
+def _subtree_parts(scope: Scope, whole: bool = False) -> list[sa.ColumnElement[bool]]:
     """The two disjoint ways a payment belongs to the subtree, as conditions on Payment:
     an allocation to one of its invoices, or — status "credit" (the invoice was paid
     already, so all went to the payer's credit) — the reference of one of its invoices.
     Each is a plain EXISTS, which the database turns into a semi-join (an OR of the two
-    would force a subquery per payment)."""
+    would force a subquery per payment). For every payment (`whole`) of the whole
+    installation the first is an IN over the allocations to invoices: SQLite builds that
+    list once instead of probing the allocation index per payment (0.36 s → 0.24 s)."""
     inv, alloc = aliased(Invoice), aliased(Allocation)
-    booked = _booked(scope, alloc, inv).where(alloc.payment_id == Payment.id)
+    if whole and scope.everything:
+        booked = col(Payment.id).in_(_booked(scope, alloc, inv)
+                                     .with_only_columns(alloc.payment_id))
+    else:
+        booked = _booked(scope, alloc, inv).where(alloc.payment_id == Payment.id).exists()
     by_reference = (select(inv.id).where(inv.reference == Payment.national_reference,
                                          scope.in_orgs(inv.organization_id)))
-    return [sa.and_(Payment.status != "credit", booked.exists()),
+    return [sa.and_(Payment.status != "credit", booked),
             sa.and_(Payment.status == "credit", by_reference.exists())]
 
 
@@ -73,20 +79,21 @@ def incoming(scope: Scope, whole: bool = False) -> list[list[sa.ColumnElement[bo
     """SQL conditions on Payment, as alternatives (each a list to AND): incoming money of
     the scope inside the dates. All organisations: one alternative; an organisation: the
     two disjoint parts of `_subtree_parts`, or with `whole` on SQLite one set of ids (for
-    aggregates over every payment; a page of detail rows is faster with the EXISTS)."""
+    aggregates over every payment; a page of detail rows is faster with the EXISTS) unless
+    the subtree is the whole installation."""
     where = [col(Payment.status).not_in(NOT_INCOMING), *scope.between(Payment.booking_date)]
     if scope.organization is None:
         return [where]
-    if whole and scope.dialect == "sqlite":
+    if whole and scope.dialect == "sqlite" and not scope.everything:
         return [[*where, col(Payment.id).in_(select(_subtree_set(scope).c.id))]]
-    return [[*where, part] for part in _subtree_parts(scope)]
+    return [[*where, part] for part in _subtree_parts(scope, whole)]
 
 
 def _allocation_wheres(scope: Scope, where: list[sa.ColumnElement[bool]], booked: bool
                        ) -> list[list[sa.ColumnElement[bool]]]:
     """Conditions (alternatives) for the allocations of the payments `where` selects.
 
-    For the booked part of the whole installation (`where` ends with the EXISTS of
+    For the booked part of the whole installation (`where` ends with that part of
     `_subtree_parts`) they are split in two disjoint sets: an allocation to an invoice
     proves by itself that its payment is booked, so only the payer-credit allocations need
     the EXISTS. That spares a semi-join of 300,000 allocations to their payments
@@ -94,7 +101,7 @@ def _allocation_wheres(scope: Scope, where: list[sa.ColumnElement[bool]], booked
     if not (booked and scope.everything):
         return [where]
     return [[*where[:-1], Payment.status != "credit", col(Allocation.invoice_id).is_not(None)],
-            [*where, col(Allocation.invoice_id).is_(None)]]
+            [*where[:-1], col(Allocation.invoice_id).is_(None), _subtree_parts(scope)[0]]]
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
