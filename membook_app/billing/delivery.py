@@ -150,19 +150,22 @@ class MailPreview:
     already_sent: int
 
 
-def _payable_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
-    """Payable invoices of the organisation's subtree (or of one run), with what a
-    message needs."""
-    query = (
+def _payable() -> sa.Select[Any]:
+    """Payable invoices with what a message needs (add the WHERE clauses that pick them)."""
+    return (
         sa.select(Invoice.id, Invoice.reference, Invoice.description, Invoice.due_date,
                   Invoice.total_cents, Invoice.paid_cents, Invoice.credited_cents,
                   Invoice.organization_id, Organization.name, Person.email,
                   Person.first_name, Person.last_name, Person.language)
         .join(Organization, Organization.id == Invoice.organization_id)
         .join(Person, Person.id == Invoice.payer_id)
-        .where(col(Organization.path).startswith(org.path), Invoice.kind == "invoice",
-               col(Invoice.status).in_(PAYABLE))
+        .where(Invoice.kind == "invoice", col(Invoice.status).in_(PAYABLE))
     )
+
+
+def _payable_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
+    """Payable invoices of the organisation's subtree (or of one run)."""
+    query = _payable().where(col(Organization.path).startswith(org.path))
     if run_id is not None:
         query = query.where(Invoice.run_id == run_id)
     return query
@@ -399,25 +402,32 @@ def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> d
             raise NotFound("Yhdistystä ei löydy", "Organisation not found")
         run_id = (job.params or {}).get("run_id")
         payable = _payable_query(org, run_id)
-        count = session.execute(
-            sa.select(sa.func.count()).select_from(payable.subquery())).scalar_one()
+        if session.get_bind().dialect.name == "postgresql":
+            # A send job usually follows the run that just wrote its invoices, before
+            # autovacuum has looked at the table: planned with statistics of an empty
+            # table, each chunk's query walked every invoice of the subtree (4 s a chunk
+            # for a run of 100,000, 0.1 s with fresh statistics). ANALYZE samples the
+            # table in ~0.3 s.
+            session.execute(sa.text("ANALYZE invoice"))
+        # Listed once, then fetched chunk by chunk by primary key: no page re-runs the
+        # subtree's `path LIKE` and a sort of the whole run (a keyset page did, 0.5 s).
+        invoice_ids = list(session.execute(
+            payable.with_only_columns(Invoice.id).order_by(Invoice.id)).scalars())
+    count = len(invoice_ids)
     report_progress(job_id, 0, f"Käsitellään {count} laskua / Processing {count} invoices")
     totals = {"queued": 0, "existing": 0, "without_email": 0}
     to_deliver: list[int] = []
-    last_id, done = 0, 0
-    while True:  # keyset pages in id order: a few statements per chunk, none per message
+    for done, chunk in enumerate(_chunks(invoice_ids, QUEUE_CHUNK), start=1):
         with session_scope() as session:
-            rows = session.execute(payable.where(Invoice.id > last_id).order_by(Invoice.id)
-                                   .limit(QUEUE_CHUNK)).all()
-            if not rows:
-                break
+            # Still payable now? (A payment may have arrived since the listing.)
+            rows = session.execute(_payable().where(col(Invoice.id).in_(chunk))
+                                   .order_by(Invoice.id)).all()
             result = queue_invoice_mail(session, rows)
-        last_id, done = rows[-1].id, done + len(rows)
         totals["queued"] += result.queued
         totals["existing"] += result.existing
         totals["without_email"] += result.without_email
         to_deliver.extend(result.to_deliver)
-        report_progress(job_id, min(10, 10 * done // max(count, 1)))
+        report_progress(job_id, min(10, 10 * done * QUEUE_CHUNK // max(count, 1)))
     to_deliver.sort()
     with session_scope() as session:
         job = session.get(Job, job_id)
