@@ -151,6 +151,7 @@ def test_export_with_the_register_filters_downloads_over_http(server: dict[str, 
     authenticated route, and the route refuses a browser without the session."""
     base = server["base"]
     _sign_in(page, base, "helsinki.admin@membook.example")
+    page.goto(f"{base}/admin/members")  # the register (/admin is the dashboard)
     page.locator("#register-search").fill("Tuontinen")
     expect(page.locator("#register-total")).to_contain_text("3")
     page.goto(f"{base}/admin/export")
