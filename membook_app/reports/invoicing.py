@@ -55,13 +55,17 @@ def invoice_totals(scope: Scope) -> sa.Select:
 
 
 def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
+    # Integer division: the same whole cents on both databases (a cast of the exact
+    # quotient rounded to nearest on PostgreSQL but truncated on SQLite), and no numeric
+    # arithmetic per line.
     pro_rata = sa.case((Invoice.total_cents > 0,
-                        InvoiceLine.amount_cents * Invoice.paid_cents / Invoice.total_cents),
+                        sa.cast(InvoiceLine.amount_cents, sa.BigInteger) * Invoice.paid_cents
+                        // Invoice.total_cents),
                        else_=0)
     invoiced = frame(session.execute(
         sa.select(Invoice.period, InvoiceLine.organization_id,
                   sa.func.sum(InvoiceLine.amount_cents),
-                  sa.func.sum(sa.cast(pro_rata, sa.BigInteger)))
+                  sa.func.sum(pro_rata))
         .select_from(InvoiceLine)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(Invoice.kind == "invoice", scope.in_orgs(Invoice.organization_id),
