@@ -6,7 +6,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import shot, sign_in
+# `_sign_in` is also what test_pay_online.py and test_settlement_pages.py import from here.
+from tests.e2e.conftest import shot
+from tests.e2e.conftest import sign_in as _sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +31,7 @@ def _some_member(database_url: str) -> tuple[str, str, str]:
 def test_admin_finds_member_and_changes_phone(server: dict[str, str], page: Page) -> None:
     base = server["base"]
     first, last, email = _some_member(server["DATABASE_URL"])
-    sign_in(page, base, "helsinki.admin@membook.example")
+    _sign_in(page, base, "helsinki.admin@membook.example")
     expect(page).to_have_url(f"{base}/admin", timeout=60_000)  # the dashboard
     page.goto(f"{base}/admin/members")
     expect(page.locator("#register-table")).to_be_visible()
@@ -61,7 +63,7 @@ def test_member_edits_address_and_is_kept_out_of_admin(server: dict[str, str],
                                                       page: Page) -> None:
     base = server["base"]
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    sign_in(page, base, "jasen@membook.example")
+    _sign_in(page, base, "jasen@membook.example")
     expect(page).to_have_url(f"{base}/portal", timeout=60_000)
     expect(page.locator("#portal-name")).not_to_be_empty()
     expect(page.locator("#language")).to_have_value("fi")  # the record has loaded
