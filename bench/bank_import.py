@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from membook_app.banking.statement import parse_bank_file
 from membook_app.billing.references import invoice_reference
 from membook_app.cli.admin import upgrade_database
 from membook_app.db import get_engine, session_scope
+from membook_app.demo.bank_files import BankLine, ktl_file
 from membook_app.payments.bank_import import import_bank_file
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
@@ -57,6 +58,8 @@ CHUNK = 10_000
 PEOPLE = 2_000
 BOOKED = date(2026, 11, 26)
 TODAY = date(2026, 11, 27)
+CREATED = datetime(2026, 11, 27, 6, 15)
+ESCROW_ACCOUNT = "12345600000785"  # FI2112345600000785 without FI21
 
 
 @dataclass(frozen=True)
@@ -163,16 +166,8 @@ def seed(url: str, invoices: int, rng: random.Random) -> list[tuple[str, int]]:
     return refs
 
 
-@dataclass(frozen=True)
-class Generated:
-    archive_id: str
-    reference: str
-    cents: int
-    payer: str
-
-
 def generate_payments(refs: list[tuple[str, int]], count: int,
-                      rng: random.Random) -> list[Generated]:
+                      rng: random.Random) -> list[BankLine]:
     """The payment mix described in the module docstring."""
     out = []
     for i in range(count):
@@ -191,27 +186,12 @@ def generate_payments(refs: list[tuple[str, int]], count: int,
             reference = national_to_rf(reference)        # RF form
         if i >= len(refs):
             cents = total                                # second round: paid twice → credit
-        out.append(Generated(f"{2611260000000000 + i:016d}"[:16], reference, cents,
-                             f"SUKU{i % PEOPLE} ETU"))
+        out.append(BankLine(f"{2611260000000000 + i:016d}"[:16], reference, cents,
+                            f"SUKU{i % PEOPLE} ETU", BOOKED))
     return out
 
 
-def ktl_file(payments: list[Generated]) -> bytes:
-    header = "0" + "261127" + "0615" + "12" + "123456789" + "1" + " " * 67
-    lines = [header]
-    for p in payments:
-        ref = p.reference if p.reference.isdigit() else p.reference[4:]  # KTL holds digits
-        lines.append("3" + "12345600000785" + "261126" + "261126" + p.archive_id
-                     + ref.rjust(20, "0") + p.payer[:12].ljust(12) + "1" + "A"
-                     + f"{p.cents:010d}" + "0" + "A" + " ")
-    total = sum(p.cents for p in payments)
-    lines.append("9" + f"{len(payments):06d}" + f"{total:011d}" + "0" * 6 + "0" * 11
-                 + "0" * 6 + "0" * 11 + " " * 38)
-    assert all(len(line) == 90 for line in lines)
-    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
-
-
-def camt054_file(payments: list[Generated]) -> bytes:
+def camt054_file(payments: list[BankLine]) -> bytes:
     parts = ['<?xml version="1.0" encoding="UTF-8"?>'
              '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.02">'
              "<BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>BENCH-1</MsgId>"
@@ -264,7 +244,8 @@ def run(db: str, fmt: str, url: str, count: int, seed_value: int) -> Result:
     log(f"{db}/{fmt}: seeding {count:,} open invoices …")
     refs = seed(url, count, rng)
     payments = generate_payments(refs, count, rng)
-    data = ktl_file(payments) if fmt == "ktl" else camt054_file(payments)
+    data = (ktl_file(payments, account=ESCROW_ACCOUNT, created=CREATED) if fmt == "ktl"
+            else camt054_file(payments))
     log(f"{db}/{fmt}: file {len(data) / 1e6:.1f} MB; parsing …")
     with measured(url, "parse") as parse:
         parsed = parse_bank_file(data, f"bench.{fmt}")

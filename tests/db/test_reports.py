@@ -10,7 +10,7 @@ join, resign and end within the year.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bench.bank_import import Generated, ktl_file
 from membook_app.banking.references import make_national
 from membook_app.billing.fees import set_fee
 from membook_app.billing.invoices import LineInput, create_credit_note, create_manual_invoice
 from membook_app.billing.runs import commit_run
 from membook_app.db import session_scope
+from membook_app.demo.bank_files import BankLine, ktl_file
 from membook_app.payments.bank_import import import_bank_file
 from membook_app.payments.unmatched import book_payment, mark_refund
 from membook_app.register.memberships import add_membership, end_membership
@@ -86,18 +86,21 @@ def data(db_url: str) -> Data:
     youth27 = invoices[("2027", people["youth"])]
     parent27 = invoices[("2027", people["parent"])]
     paper26 = invoices[("2026", people["paper"])]
-    payments = [
-        Generated("2611260000000001", full26[1], full26[2], "VIRTANEN MATTI"),        # exact
-        Generated("2611260000000002", full27[1], full27[2] // 2, "VIRTANEN MATTI"),   # part
-        Generated("2611260000000003", youth27[1], youth27[2] + 1000, "NUORI AINO"),   # over
-        Generated("2611260000000004", parent27[1], parent27[2], "PERHE PIRJO"),
-        Generated("2611260000000005", make_national("900000001"), 1500, "TUNTEMATON"),
-        Generated("2611260000000006", paper26[1][:-1] + str((int(paper26[1][-1]) + 1) % 10),
-                  2000, "PAPERI PAAVO"),                                            # typo
-        Generated("2611260000000007", make_national("900000002"), 700, "JOKU MUU"),
-    ]
+    payments = [BankLine(f"261126000000000{n}", ref, cents, payer, BANK_DAY)
+                for n, (ref, cents, payer) in enumerate((
+                    (full26[1], full26[2], "VIRTANEN MATTI"),                     # exact
+                    (full27[1], full27[2] // 2, "VIRTANEN MATTI"),                # part
+                    (youth27[1], youth27[2] + 1000, "NUORI AINO"),                # over
+                    (parent27[1], parent27[2], "PERHE PIRJO"),
+                    (make_national("900000001"), 1500, "TUNTEMATON"),
+                    (paper26[1][:-1] + str((int(paper26[1][-1]) + 1) % 10),      # typo
+                     2000, "PAPERI PAAVO"),
+                    (make_national("900000002"), 700, "JOKU MUU"),
+                ), start=1)]
     with session_scope(db_url) as s:
-        import_bank_file(s, None, ktl_file(payments), "viitteet.txt", today=BANK_DAY)
+        import_bank_file(s, None, ktl_file(payments, account="12345600000785",
+                                           created=datetime(2026, 11, 27, 6, 15)),
+                         "viitteet.txt", today=BANK_DAY)
     with session_scope(db_url) as s:
         queued = dict(s.execute(sa.select(Payment.source_id, Payment.id)
                                 .where(Payment.status == "unmatched")).all())
