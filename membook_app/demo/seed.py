@@ -12,12 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from faker import Faker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from membook_app.accounts.passwords import hash_password
 from membook_app.accounts.users import get_or_create_user, grant_role
 from membook_app.billing.fees import set_fee
 from membook_app.billing.runs import commit_run
+from membook_app.demo.money import seed_money
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
 from models import (
@@ -66,6 +67,10 @@ ADMINS = {
     "Oulun Liikkujat ry": "oulu.admin@membook.example",
     "Rovaniemen Revontulet ry": "rovaniemi.admin@membook.example",
 }
+# Each organisation's own account for its weekly settlement payout (valid Finnish IBANs).
+IBANS = dict(zip(ADMINS, ("FI4950009420028730", "FI2350000100012342", "FI3540000200012351",
+                          "FI7010000300012364", "FI5980000400012376", "FI8147000500012385",
+                          "FI2157000600012399"), strict=True))
 OPERATOR = "operaattori@membook.example"
 TREASURER = ("rahastonhoitaja@membook.example", "Helsingin Reippaat ry")
 VIEWER = ("tarkastaja@membook.example", "Suomen Liikuntaliitto ry")
@@ -97,14 +102,15 @@ def seed_demo(session: Session, people: int = 2000, seed: int = 2026) -> dict[st
     orgs: dict[str, Organization] = {}
     for fed, districts in TREE.items():
         orgs[fed] = create_organization(session, None, name=fed, plan_code="premium",
-                                        association_id="123456", iban="FI4950009420028730")
+                                        association_id="123456", iban=IBANS[fed])
         for district, clubs in districts.items():
             orgs[district] = create_organization(session, None, name=district,
-                                                 parent_id=orgs[fed].id, plan_code="basic")
+                                                 parent_id=orgs[fed].id, plan_code="basic",
+                                                 iban=IBANS[district])
             for club in clubs:
                 orgs[club] = create_organization(session, None, name=club,
                                                  parent_id=orgs[district].id, plan_code="basic",
-                                                 iban="FI2112345600000785")
+                                                 iban=IBANS[club])
     clubs = [c for d in TREE.values() for cs in d.values() for c in cs]
 
     type_ids: dict[str, list[int]] = {}
@@ -206,12 +212,16 @@ def seed_demo(session: Session, people: int = 2000, seed: int = 2026) -> dict[st
     fed = orgs[next(iter(TREE))]
     run = commit_run(session, None, fed.id, True, DEMO_PERIOD,  # type: ignore[arg-type]
                      date(2026, 11, 2), date(2026, 12, 15), today=date(2026, 11, 28))
+    members = set(session.exec(select(Person.id).where(col(Person.email).in_(MEMBERS))))
+    money = seed_money(session, run.run_id, members, seed)
     return {
         "organizations": len(orgs),
         "people": len(person_ids),
         "memberships": len(membership_rows),
         "users": len(session.exec(select(User.id)).all()),
         "invoices": run.created,
+        "bank_files": money.bank_files,
+        "payments": money.payments,
     }
 
 
