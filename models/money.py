@@ -73,11 +73,17 @@ class Allocation(SQLModel, table=True):
     Reversals are new negative allocations, never edits, so history stays.
     """
 
-    # Settlement runs select unsettled allocations by creation time (the cut-off).
-    __table_args__ = (sa.Index("ix_allocation_created_at", "created_at"),)
+    # Settlement runs select unsettled allocations by creation time (the cut-off). A
+    # payment's allocations with what the reports sum, so the dashboard's weekly money and
+    # the journal's "booked" test read this index alone, not each allocation's row.
+    __table_args__ = (
+        sa.Index("ix_allocation_created_at", "created_at"),
+        sa.Index("ix_allocation_payment", "payment_id", "invoice_id", "amount_cents",
+                 "created_by_user_id", "rule"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    payment_id: int = Field(foreign_key="payment.id", index=True)
+    payment_id: int = Field(foreign_key="payment.id")
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     amount_cents: int

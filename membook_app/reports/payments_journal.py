@@ -100,7 +100,10 @@ def _allocation_wheres(scope: Scope, where: list[sa.ColumnElement[bool]], booked
     (PostgreSQL: 0.67 s → 0.40 s for this aggregate on a loaded machine)."""
     if not (booked and scope.everything):
         return [where]
-    return [[*where[:-1], Payment.status != "credit", col(Allocation.invoice_id).is_not(None)],
+    # `+ 0`: SQLite would otherwise read nearly every allocation through the invoice index
+    # (`IS NOT NULL` as a range), a table lookup each: 1.0 s instead of 0.19 s of CPU.
+    to_invoice = (Allocation.invoice_id + sa.literal_column("0")).is_not(None)
+    return [[*where[:-1], Payment.status != "credit", to_invoice],
             [*where[:-1], col(Allocation.invoice_id).is_(None), _subtree_parts(scope)[0]]]
 
 
