@@ -35,60 +35,12 @@ _NAMESPACE = re.compile(r"\{(urn:iso:std:iso:20022:tech:xsd:(camt\.05[34])\.001\
 SUPPORTED_VERSIONS = ("02", "08")
 _AMOUNT = re.compile(r"(\d{1,18})(?:\.(\d{1,5}))?", re.ASCII)
 
-# Children of Ntry and of TxDtls that the parser reads, as small ints for a dict dispatch.
-(
-    _AMT,
-    _CDT_DBT_IND,
-    _RVSL_IND,
-    _STS,
-    _BOOKG_DT,
-    _VAL_DT,
-    _ACCT_SVCR_REF,
-    _BK_TX_CD,
-    _NTRY_DTLS,
-    _REFS,
-    _AMT_DTLS,
-    _RLTD_PTIES,
-    _RMT_INF,
-    _RTR_INF,
-    _REF,
-    _USTRD,
-    _END_TO_END_ID,
-    _DBTR,
-    _DBTR_ACCT,
-    _CDTR,
-    _TX_AMT,
-) = range(21)
-_ENTRY_KINDS = {
-    "Amt": _AMT,
-    "CdtDbtInd": _CDT_DBT_IND,
-    "RvslInd": _RVSL_IND,
-    "Sts": _STS,
-    "BookgDt": _BOOKG_DT,
-    "ValDt": _VAL_DT,
-    "AcctSvcrRef": _ACCT_SVCR_REF,
-    "BkTxCd": _BK_TX_CD,
-    "NtryDtls": _NTRY_DTLS,
-}
-_TX_KINDS = {
-    "Refs": _REFS,
-    "AmtDtls": _AMT_DTLS,
-    "Amt": _AMT,
-    "CdtDbtInd": _CDT_DBT_IND,
-    "BkTxCd": _BK_TX_CD,
-    "RltdPties": _RLTD_PTIES,
-    "RmtInf": _RMT_INF,
-    "RtrInf": _RTR_INF,
-    # below TxDtls (placed by their parent)
-    "Ref": _REF,
-    "Ustrd": _USTRD,
-    "AcctSvcrRef": _ACCT_SVCR_REF,
-    "EndToEndId": _END_TO_END_ID,
-    "Dbtr": _DBTR,
-    "DbtrAcct": _DBTR_ACCT,
-    "Cdtr": _CDTR,
-    "TxAmt": _TX_AMT,
-}
+# Children read from Ntry, TxDtls, TxDtls/Refs and TxDtls/RltdPties: the first child with
+# each of these local names, in this order (see ``_first_children``).
+_ENTRY_SLOTS = ("Amt", "CdtDbtInd", "RvslInd", "Sts", "BookgDt", "ValDt", "AcctSvcrRef", "BkTxCd")
+_TX_SLOTS = ("Refs", "AmtDtls", "Amt", "CdtDbtInd", "BkTxCd", "RltdPties", "RmtInf", "RtrInf")
+_REFS_SLOTS = ("AcctSvcrRef", "EndToEndId")
+_PARTIES_SLOTS = ("Dbtr", "DbtrAcct", "Cdtr")
 # Further tags read inside those children: attribute of ``_Parser.t`` → local name.
 _INNER = {
     "acct_svcr_ref": "AcctSvcrRef",
@@ -131,6 +83,20 @@ class _Names(dict[str, str]):
         return tag
 
 
+def _first_children(el: Element, slots: dict[str, int], size: int) -> list[Element | None]:
+    """First child for each wanted tag, placed at its slot (None where there is none).
+
+    One pass over the children with one dict lookup per child: the hot path visits only the
+    levels it reads, which costs a proxy per child instead of one per descendant.
+    """
+    found: list[Element | None] = [None] * size
+    for child in el:
+        slot = slots.get(child.tag)
+        if slot is not None and found[slot] is None:
+            found[slot] = child
+    return found
+
+
 def _kids(el: Element) -> dict[str, Element]:
     """Children by qualified tag: one pass is cheaper than a lookup per wanted child."""
     return {child.tag: child for child in el}
@@ -143,6 +109,13 @@ def _child(el: Element | None, tag: str) -> Element | None:
             if child.tag == tag:
                 return child
     return None
+
+
+def _path_child(el: Element | None, *tags: str) -> Element | None:
+    """Element at a child path such as ``TxAmt/Amt`` (first child at each step), or None."""
+    for tag in tags:
+        el = _child(el, tag)
+    return el
 
 
 def _text(el: Element | None) -> str | None:
@@ -217,8 +190,11 @@ class _Parser:
         self.fmt = fmt
         self.version = version
         self.q = _Names(namespace)
-        self.entry_kinds = {self.q[name]: kind for name, kind in _ENTRY_KINDS.items()}
-        self.tx_kinds = {self.q[name]: kind for name, kind in _TX_KINDS.items()}
+        self.entry_slots = self.slots(_ENTRY_SLOTS)
+        self.tx_slots = self.slots(_TX_SLOTS)
+        self.refs_slots = self.slots(_REFS_SLOTS)
+        self.parties_slots = self.slots(_PARTIES_SLOTS)
+        self.ntry_dtls = self.q["NtryDtls"]
         self.t = SimpleNamespace(**{attr: self.q[name] for attr, name in _INNER.items()})
         self.domn, self.prtry = self.q["Domn"], self.q["Prtry"]
         self.cents_cache: dict[str, int] = {}
@@ -235,6 +211,10 @@ class _Parser:
         self.entry_count = 0
         self.message_id: str | None = None
         self.created: datetime | None = None
+
+    def slots(self, names: tuple[str, ...]) -> dict[str, int]:
+        """Qualified tag → slot for :func:`_first_children`."""
+        return {self.q[name]: slot for slot, name in enumerate(names)}
 
     # -- values that can be wrong -------------------------------------------------------
 
@@ -343,32 +323,20 @@ class _Parser:
         container = self.current or self.container()
         self.entry_count += 1
         path = f"{container.prefix}Ntry[{container.entries + 1}]"
-        amount_el = indicator_el = reversal_el = status = booking_el = value_el = None
-        archive_el = code_el = None
         details: list[Element] = []
-        kinds = self.entry_kinds
+        found: list[Element | None] = [None] * len(_ENTRY_SLOTS)
+        slots, ntry_dtls = self.entry_slots, self.ntry_dtls
         for child in ntry:
-            kind = kinds.get(child.tag)
-            if kind is None:
-                continue
-            if kind == _NTRY_DTLS:
+            tag = child.tag
+            if tag == ntry_dtls:
                 details.append(child)
-            elif kind == _AMT:
-                amount_el = child if amount_el is None else amount_el
-            elif kind == _CDT_DBT_IND:
-                indicator_el = child if indicator_el is None else indicator_el
-            elif kind == _STS:
-                status = child if status is None else status
-            elif kind == _BOOKG_DT:
-                booking_el = child if booking_el is None else booking_el
-            elif kind == _VAL_DT:
-                value_el = child if value_el is None else value_el
-            elif kind == _ACCT_SVCR_REF:
-                archive_el = child if archive_el is None else archive_el
-            elif kind == _BK_TX_CD:
-                code_el = child if code_el is None else code_el
-            elif kind == _RVSL_IND:
-                reversal_el = child if reversal_el is None else reversal_el
+                continue
+            slot = slots.get(tag)
+            if slot is not None and found[slot] is None:
+                found[slot] = child
+        amount_el, indicator_el, reversal_el, status, booking_el, value_el, archive_el, code_el = (
+            found
+        )
         amount_text = None if amount_el is None else amount_el.text
         signed = self.cents_cache.get(amount_text)  # type: ignore[arg-type]
         if signed is None:
@@ -617,62 +585,19 @@ class _Parser:
             entry_prtry,
         ) = shared
         t = self.t
-        archive_el = e2e_el = amt_el = tx_amt_el = indicator_el = code_el = None
-        dbtr_el = dbtr_acct_el = cdtr_el = rtr_el = None
-        ref_els: list[Element] = []
-        ustrd_els: list[Element] = []
-        refs_el = amt_dtls_el = tx_amt_parent = parties_el = rmt_el = None
-        kinds = self.tx_kinds
-        # One pre-order pass in C (``iter`` filtering the tags read) instead of a Python walk
-        # per level: each element is placed by comparing its parent with the container
-        # proxies kept from this pass.
-        for el in tx.iter(*kinds):
-            kind = kinds.get(el.tag)
-            if kind is None:
-                continue
-            parent = el.getparent()
-            if parent is tx:
-                if kind == _REFS:
-                    refs_el = el if refs_el is None else refs_el
-                elif kind == _AMT_DTLS:
-                    amt_dtls_el = el if amt_dtls_el is None else amt_dtls_el
-                elif kind == _RLTD_PTIES:
-                    parties_el = el if parties_el is None else parties_el
-                elif kind == _RMT_INF:
-                    rmt_el = el if rmt_el is None else rmt_el
-                elif kind == _AMT:
-                    amt_el = el if amt_el is None else amt_el
-                elif kind == _CDT_DBT_IND:
-                    indicator_el = el if indicator_el is None else indicator_el
-                elif kind == _BK_TX_CD:
-                    code_el = el if code_el is None else code_el
-                elif kind == _RTR_INF:
-                    rtr_el = el if rtr_el is None else rtr_el
-            elif parent is None:
-                continue
-            elif kind == _REF:
-                if parent.tag == t.cdtr_ref_inf and parent.getparent().getparent() is rmt_el:
-                    ref_els.append(el)
-            elif kind == _USTRD:
-                if parent is rmt_el:
-                    ustrd_els.append(el)
-            elif parent is refs_el:
-                if kind == _ACCT_SVCR_REF:
-                    archive_el = el if archive_el is None else archive_el
-                elif kind == _END_TO_END_ID:
-                    e2e_el = el if e2e_el is None else e2e_el
-            elif parent is parties_el:
-                if kind == _DBTR:
-                    dbtr_el = el if dbtr_el is None else dbtr_el
-                elif kind == _DBTR_ACCT:
-                    dbtr_acct_el = el if dbtr_acct_el is None else dbtr_acct_el
-                elif kind == _CDTR:
-                    cdtr_el = el if cdtr_el is None else cdtr_el
-            elif kind == _TX_AMT:
-                if parent is amt_dtls_el and tx_amt_parent is None:
-                    tx_amt_parent = el
-            elif kind == _AMT and parent is tx_amt_parent and tx_amt_el is None:
-                tx_amt_el = el
+        refs_el, amt_dtls_el, amt_el, indicator_el, code_el, parties_el, rmt_el, rtr_el = (
+            _first_children(tx, self.tx_slots, len(_TX_SLOTS))
+        )
+        archive_el = e2e_el = tx_amt_el = dbtr_el = dbtr_acct_el = cdtr_el = None
+        if refs_el is not None:
+            archive_el, e2e_el = _first_children(refs_el, self.refs_slots, len(_REFS_SLOTS))
+        if parties_el is not None:
+            dbtr_el, dbtr_acct_el, cdtr_el = _first_children(
+                parties_el, self.parties_slots, len(_PARTIES_SLOTS)
+            )
+        if amt_el is None and amt_dtls_el is not None:
+            tx_amt_el = _path_child(amt_dtls_el, t.tx_amt, t.amt)
+        ref_els, ustrd_els = ([], []) if rmt_el is None else self.remittance(rmt_el)
         # .08: TxDtls/Amt; .02: AmtDtls/TxAmt/Amt.
         amount_el = tx_amt_el if amt_el is None else amt_el
         if amount_el is not None:
@@ -745,6 +670,23 @@ class _Parser:
                 "element": path,
             }
         )
+
+    def remittance(self, rmt: Element) -> tuple[list[Element], list[Element]]:
+        """``Ref`` elements at ``RmtInf/*/CdtrRefInf/Ref`` and ``Ustrd`` children of ``RmtInf``.
+
+        Walks only the levels that can hold them (a few proxies) instead of every
+        descendant of the TxDtls; both lists are in document order.
+        """
+        t = self.t
+        refs: list[Element] = []
+        ustrd: list[Element] = []
+        for child in rmt:
+            if child.tag == t.ustrd:
+                ustrd.append(child)
+            for info in child:
+                if info.tag == t.cdtr_ref_inf:
+                    refs.extend(ref for ref in info if ref.tag == t.ref)
+        return refs, ustrd
 
     def party_name(self, el: Element) -> str | None:
         """``Nm`` (.02) or ``Pty/Nm`` (.08) of a Dbtr/Cdtr element."""
