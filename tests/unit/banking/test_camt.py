@@ -321,6 +321,27 @@ def test_batch_transactions_without_own_archive_id_get_unique_derived_ids() -> N
     assert single.archive_id == "ENTRY1"
 
 
+def test_transaction_values_only_from_their_schema_place_first_wins() -> None:
+    """The TxDtls walk reads only the levels it needs; the first of repeated children wins
+    and look-alike elements elsewhere in the TxDtls are ignored."""
+    tx = (
+        "<TxDtls><Refs><AcctSvcrRef>TX1</AcctSvcrRef><AcctSvcrRef>TX2</AcctSvcrRef></Refs>"
+        "<Refs><EndToEndId>E2E-2</EndToEndId></Refs>"
+        "<AmtDtls><TxAmt><Ccy>EUR</Ccy></TxAmt><TxAmt><Amt>9.00</Amt></TxAmt></AmtDtls>"
+        "<RltdPties><Ultmt><AcctSvcrRef>X</AcctSvcrRef></Ultmt><Dbtr><Nm>Aho Anna</Nm></Dbtr>"
+        "<Dbtr><Nm>Berg Bo</Nm></Dbtr></RltdPties>"
+        "<RmtInf><Ref>99</Ref><Strd><Ustrd>nested</Ustrd><CdtrRefInf><Ref>12345</Ref>"
+        "<Ref>RF</Ref></CdtrRefInf></Strd><Ustrd>first</Ustrd></RmtInf>"
+        "<RmtInf><Ustrd>second RmtInf</Ustrd></RmtInf></TxDtls>"
+    )
+    [payment] = parse_camt(camt054(entry(f"<NtryDtls>{tx}</NtryDtls>"))).payments
+    assert (payment.archive_id, payment.end_to_end_id) == ("TX1", None)
+    assert payment.amount_cents == 1000  # first TxAmt has no Amt: the entry's amount
+    assert payment.payer_name == "Aho Anna"
+    assert payment.references == ("12345", "RF")
+    assert payment.message == "first"
+
+
 def test_reversal_of_a_debit_is_a_positive_correction() -> None:
     body = "<RvslInd>true</RvslInd>"
     [payment] = parse_camt(camt054(entry(body, cd="CRDT"))).payments
