@@ -25,7 +25,7 @@ from membook_app.banking.statement import (
     ReferenceInfo,
     StatementBalances,
     Totals,
-    build_payment,
+    build_payment_unchecked,
     classify_reference,
     format_amount,
     gc_paused,
@@ -523,7 +523,7 @@ class _Parser:
         path: str,
     ) -> BankPayment:
         """An entry that lists no TxDtls is itself the payment (no reference, no payer)."""
-        return build_payment(
+        return build_payment_unchecked(
             {
                 "archive_id": entry_archive_id,
                 "entry_archive_id": entry_archive_id,
@@ -636,7 +636,7 @@ class _Parser:
             tx_code, tx_prtry = self.bank_tx_code(code_el)
             tx_code, tx_prtry = tx_code or entry_code, tx_prtry or entry_prtry
         archive_id = None if archive_el is None else _text(archive_el)
-        return build_payment(
+        return build_payment_unchecked(
             {
                 "archive_id": archive_id or fallback_archive_id,
                 "entry_archive_id": entry_archive_id,

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from membook_app.banking.camt import parse_camt
 from membook_app.banking.references import make_national, make_rf
-from membook_app.banking.statement import BankFileError, format_amount, parse_bank_file
+from membook_app.banking.statement import (
+    BankFileError,
+    BankPayment,
+    format_amount,
+    parse_bank_file,
+)
 
 SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "domain" / "samples"
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text("utf-8"))
@@ -340,6 +346,18 @@ def test_transaction_values_only_from_their_schema_place_first_wins() -> None:
     assert payment.payer_name == "Aho Anna"
     assert payment.references == ("12345", "RF")
     assert payment.message == "first"
+
+
+def test_payments_carry_exactly_the_bank_payment_fields() -> None:
+    """camt builds payments without the key check of ``build_payment``: guard it here."""
+    names = {field.name for field in fields(BankPayment)}
+    tx = (
+        '<NtryDtls><TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">10.00</Amt></TxAmt></AmtDtls>'
+        "</TxDtls></NtryDtls>"
+    )
+    for body in ("", tx):  # an entry without TxDtls, and one TxDtls
+        [payment] = parse_camt(camt054(entry(body))).payments
+        assert vars(payment).keys() == names
 
 
 def test_reversal_of_a_debit_is_a_positive_correction() -> None:
