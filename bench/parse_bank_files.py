@@ -15,7 +15,8 @@ DBIT + RvslInd) and, in camt, a batched entry (several TxDtls) every 200 entries
 
 Each case runs ``parse_bank_file`` ``--repeat`` times and keeps the best CPU time
 (``time.process_time``) and the best wall time; CPU time is the figure to compare on a
-shared machine. stdout is a table and, as its LAST line, one JSON object.
+shared machine, and the 1-minute load average before and after each case says how shared.
+stdout is a table and, as its LAST line, one JSON object.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import sys
 import time
@@ -182,6 +184,7 @@ def main() -> None:
     results = {}
     for fmt, (name, data) in files.items():
         print(f"parsing {fmt} ({len(data) / 1e6:.1f} MB) ...", file=sys.stderr)
+        load_before = os.getloadavg()[0]
         cpu, wall, parsed = measure(
             lambda data=data, name=name: parse_bank_file(data, name), args.repeat
         )
@@ -194,13 +197,15 @@ def main() -> None:
             "us_per_payment_cpu": round(cpu / args.payments * 1e6, 2),
             "reference_s": REFERENCE_S[fmt],
             "net_cents": parsed.totals.net_cents,
+            "load": f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}",
         }
-    header = ("format", "payments", "MB", "CPU s", "wall s", "µs/pay", "ref s")
-    print("{:<10} {:>9} {:>6} {:>7} {:>7} {:>7} {:>6}".format(*header))
+    header = ("format", "payments", "MB", "CPU s", "wall s", "µs/pay", "ref s", "load")
+    print("{:<10} {:>9} {:>6} {:>7} {:>7} {:>7} {:>6}  {}".format(*header))
     for fmt, row in results.items():
         print(
             f"{fmt:<10} {row['payments']:>9} {row['bytes'] / 1e6:>6.1f} {row['cpu_s']:>7.3f} "
             f"{row['wall_s']:>7.3f} {row['us_per_payment_cpu']:>7.2f} {row['reference_s']:>6.1f}"
+            f"  {row['load']}"
         )
     print(json.dumps({"payments": args.payments, "repeat": args.repeat, "results": results}))
 
