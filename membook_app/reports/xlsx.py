@@ -37,7 +37,7 @@ SHEET_DATA = "Tiedot"
 MAX_DATA_ROWS = 1_000_000  # Excel's own limit is 1,048,576 rows
 
 
-class _Writer:
+class CellFormats:
     """Typed cells on one xlsxwriter workbook (the formats made once)."""
 
     def __init__(self, workbook: Any) -> None:
@@ -67,24 +67,34 @@ class _Writer:
                 sheet.write_string(row, i, str(value))
 
 
-def _widths(sheet: Any, columns: Sequence[Column]) -> None:
+def column_widths(sheet: Any, columns: Sequence[Column]) -> None:
+    """Widths by column kind, so money and dates fit and text columns stay readable."""
     for i, column in enumerate(columns):
         width = 14 if column.kind in ("money", "date", "int") else 24
         sheet.set_column(i, i, max(width, min(40, len(column.fi) + 4)))
 
 
-def write_report(target: Any, result: ReportResult, detail_rows: Iterable[Sequence[Any]] | None,
-                 generated: datetime) -> int:
-    """Write the workbook to `target` (a path or a binary file); returns the data rows."""
+def open_workbook(target: Any) -> tuple[Any, CellFormats]:
+    """A streaming xlsxwriter workbook and its cell formats.
+
+    Text is written as text: a member's "0401234567" or "=SUM()" must not turn into a
+    number, a formula or a link in a treasurer's spreadsheet.
+    """
     import xlsxwriter
 
-    report, scope = result.report, result.scope
     workbook = xlsxwriter.Workbook(target, {"constant_memory": True,
                                             "strings_to_numbers": False,
                                             "strings_to_formulas": False,
                                             "strings_to_urls": False})
+    return workbook, CellFormats(workbook)
+
+
+def write_report(target: Any, result: ReportResult, detail_rows: Iterable[Sequence[Any]] | None,
+                 generated: datetime) -> int:
+    """Write the workbook to `target` (a path or a binary file); returns the data rows."""
+    report, scope = result.report, result.scope
+    workbook, cells = open_workbook(target)
     try:
-        cells = _Writer(workbook)
         summary = workbook.add_worksheet(SHEET_SUMMARY)
         summary.set_column(0, 0, 34)
         summary.set_column(1, 12, 16)
@@ -116,7 +126,7 @@ def write_report(target: Any, result: ReportResult, detail_rows: Iterable[Sequen
         else:
             table = next((t for t in result.tables if t.key == "data"), result.tables[0])
             columns, rows = table.columns, table.records()
-        _widths(data, columns)
+        column_widths(data, columns)
         cells.headers(data, 0, columns)
         data.freeze_panes(1, 0)
         count = 0

@@ -21,7 +21,7 @@ from membook_app import audit
 from membook_app.accounts.permissions import Actor
 from membook_app.formatting import HELSINKI, fi_datetime
 from membook_app.reports.registry import Column
-from membook_app.reports.xlsx import _widths, _Writer
+from membook_app.reports.xlsx import column_widths, open_workbook
 from membook_app.settlements.views import (
     SettlementRow,
     get_settlement,
@@ -85,14 +85,8 @@ def _line_values(session: Session, settlement_id: int) -> Iterator[Sequence[Any]
 def write_settlement_report(target: Any, settlement: SettlementRow,
                             lines: Iterator[Sequence[Any]], generated: datetime) -> int:
     """Write the workbook to `target` (a path or a binary file); returns the line count."""
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(target, {"constant_memory": True,
-                                            "strings_to_numbers": False,
-                                            "strings_to_formulas": False,
-                                            "strings_to_urls": False})
+    workbook, cells = open_workbook(target)
     try:
-        cells = _Writer(workbook)
         summary = workbook.add_worksheet(SHEET_SUMMARY)
         summary.set_column(0, 0, 44)
         summary.set_column(1, 1, 26)
@@ -105,7 +99,7 @@ def write_settlement_report(target: Any, settlement: SettlementRow,
                       (f"{fi} / {en}", value))
 
         sheet = workbook.add_worksheet(SHEET_LINES)
-        _widths(sheet, LINE_COLUMNS)
+        column_widths(sheet, LINE_COLUMNS)
         cells.headers(sheet, 0, LINE_COLUMNS)
         sheet.freeze_panes(1, 0)
         count = 0
