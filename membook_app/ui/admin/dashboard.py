@@ -26,6 +26,9 @@ IMPORT_STATUSES = {"imported": "luettu / imported"}  # refused files leave no Ba
 CHART_HEIGHT = 260
 # Money axes and tooltips in Finnish form (1 234,50 €); chart data is in euros.
 EUROS_JS = "(value) => value.toLocaleString('fi-FI', {style: 'currency', currency: 'EUR'})"
+# Axis ticks in whole euros: "22 000,00 €" did not fit the axis and lost its first digit.
+EURO_TICKS_JS = ("(value) => value.toLocaleString('fi-FI', "
+                 "{style: 'currency', currency: 'EUR', maximumFractionDigits: 0})")
 
 
 @dataclasses.dataclass
@@ -173,7 +176,7 @@ def _stat(label: rx.Var, value: rx.Var | str, note: rx.Component | None = None,
 
 
 def _euro_axis() -> rx.Component:
-    return rx.recharts.y_axis(tick_formatter=EUROS_JS, width=90)
+    return rx.recharts.y_axis(tick_formatter=EURO_TICKS_JS, width=90)
 
 
 def _euro_tooltip() -> rx.Component:
@@ -223,7 +226,7 @@ def _ages_chart() -> rx.Component:
     return _card("ages", t("Avoimet saatavat iän mukaan", "Open receivables by age"),
                  rx.recharts.bar_chart(  # bars across, so the age labels fit on a phone
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                     rx.recharts.x_axis(type_="number", tick_formatter=EUROS_JS),
+                     rx.recharts.x_axis(type_="number", tick_formatter=EURO_TICKS_JS),
                      rx.recharts.y_axis(data_key=rx.cond(UiState.lang == "en", "en", "fi"),
                                         type_="category", interval=0, width=95),
                      rx.recharts.bar(data_key="open", name=t("Avoinna €", "Open €"),

@@ -150,8 +150,10 @@ def admin_page(route: str, title: str, on_load: list | None = None,
         def page() -> rx.Component:
             return rx.hstack(
                 sidebar(),
+                # min_width 0 lets the content column shrink beside the sidebar, so a
+                # wide table scrolls in its own box instead of widening the page.
                 rx.vstack(header(on_org_change), rx.box(content(), padding="1em", width="100%"),
-                          width="100%", spacing="0"),
+                          width="100%", min_width="0", spacing="0"),
                 spacing="0", width="100%", align="start",
             )
 
