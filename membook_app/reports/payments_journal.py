@@ -20,6 +20,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from membook_app.payments.labels import (
+    ALLOCATION_KINDS,
+    ALLOCATION_RULES,
+    MATCH_RULES,
+    PAYMENT_SOURCES,
+    PAYMENT_STATUSES,
+    label,
+    labelled,
+)
 from membook_app.reports.registry import (
     Column,
     ReportDef,
@@ -32,7 +41,6 @@ from membook_app.reports.registry import (
 from models import Allocation, Invoice, Organization, Payment
 
 NOT_INCOMING = ("outgoing", "psp_settlement", "new")
-SOURCES = {"bank": "pankki / bank", "paytrail": "Paytrail", "manual": "käsin / manual"}
 
 
 def _booked(scope: Scope, alloc: type[Allocation], inv: type[Invoice]) -> sa.Select:
@@ -159,13 +167,18 @@ def reconciliation(by_status: pd.DataFrame, by_rule: pd.DataFrame) -> pd.DataFra
 
 def shape(by_status: pd.DataFrame, by_rule: pd.DataFrame) -> list[Table]:
     """pandas: the reconciliation, per source and status, per allocation rule."""
-    by_status = by_status.assign(source=by_status["source"].map(lambda s: SOURCES.get(s, s)))
-    by_status = by_status.sort_values(["source", "status", "match_rule"])
-    by_rule = by_rule.sort_values(["kind", "rule"])
+    summary = reconciliation(by_status, by_rule)  # computed on the codes, before labels
+    by_status = by_status.sort_values(["source", "status", "match_rule"]).assign(
+        source=lambda f: f["source"].map(lambda c: label(PAYMENT_SOURCES, c)),
+        status=lambda f: f["status"].map(lambda c: label(PAYMENT_STATUSES, c)),
+        match_rule=lambda f: f["match_rule"].map(lambda c: label(MATCH_RULES, c)))
+    by_rule = by_rule.sort_values(["kind", "rule"]).assign(
+        kind=lambda f: f["kind"].map(lambda c: label(ALLOCATION_KINDS, c)),
+        rule=lambda f: f["rule"].map(lambda c: label(ALLOCATION_RULES, c)))
     return [
         Table("reconciliation", "Täsmäytys", "Reconciliation",
               (Column("label", "Erä", "Item"), Column("amount", "Summa", "Amount", "money")),
-              reconciliation(by_status, by_rule)),
+              summary),
         Table("data", "Lähteen, tilan ja säännön mukaan", "By source, status and rule",
               (Column("source", "Lähde", "Source"), Column("status", "Tila", "Status"),
                Column("match_rule", "Kohdistussääntö", "Matching rule"),
@@ -196,10 +209,13 @@ DETAIL = (
 def detail(scope: Scope) -> sa.Select:
     """SQL: each payment with each of its allocations (a payment without any: one row), in
     the order they were booked into Membook."""
-    return (sa.select(Payment.booking_date, Payment.id, Payment.source, Payment.source_id,
+    return (sa.select(Payment.booking_date, Payment.id,
+                      labelled(Payment.source, PAYMENT_SOURCES), Payment.source_id,
                       Payment.payer_name, Payment.reference, Payment.amount_cents,
-                      Payment.status, Payment.match_rule, Allocation.amount_cents,
-                      Allocation.rule, Invoice.reference, Organization.name)
+                      labelled(Payment.status, PAYMENT_STATUSES),
+                      labelled(Payment.match_rule, MATCH_RULES), Allocation.amount_cents,
+                      labelled(Allocation.rule, ALLOCATION_RULES), Invoice.reference,
+                      Organization.name)
             .select_from(Payment)
             .join(Allocation, Allocation.payment_id == Payment.id, isouter=True)
             .join(Invoice, Invoice.id == Allocation.invoice_id, isouter=True)

@@ -175,6 +175,13 @@ def test_journal_total_is_allocated_plus_waiting_plus_refunded(data: Data) -> No
         by_payment = {r[1]: r[6] for r in rows}
         assert sum(by_payment.values()) == data.paid_in
         assert sum(r[9] or 0 for r in rows) == recon["allocated"]
+        # Codes are shown by their Finnish-first names, in the tables and the detail rows.
+        statuses = set(result.tables[1].frame["status"])
+        assert "ylimaksu / overpaid" in statuses and "kohdistamatta / unmatched" in statuses
+        assert "saldolle / to credit" in set(result.tables[2].frame["kind"])
+        assert {r[2] for r in rows} == {"pankki / bank"}
+        assert "viite / reference" in {r[8] for r in rows}
+        assert "ylimaksu / overpayment" in {r[10] for r in rows}
         # An organisation's journal holds only its own money: no queue, no refunds.
         own = run_report(s, data.operator, "payments-journal", Filters(t.club_b))  # type: ignore[arg-type]
         own_recon = dict(zip(own.tables[0].frame["key"], own.tables[0].frame["amount"],

@@ -11,6 +11,7 @@ import reflex as rx
 from membook_app.db import session_scope
 from membook_app.errors import ValidationError
 from membook_app.formatting import fi_date, money
+from membook_app.payments.labels import PAYMENT_SOURCES, PAYMENT_STATUSES
 from membook_app.payments.unmatched import (
     book_payment,
     candidates,
@@ -24,14 +25,8 @@ from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
 from membook_app.ui.i18n import t
 
-STATUSES = {
-    "matched": "kohdistettu / matched", "overpaid": "ylimaksu / overpaid",
-    "credit": "saldolle / to credit", "unmatched": "kohdistamatta / unmatched",
-    "reversal": "oikaisu / correction", "reversed": "oikaistu / reversed",
-    "refund": "palautettava / to refund", "outgoing": "lähtevä / outgoing",
-    "psp_settlement": "Paytrail-tilitys / Paytrail payout",
-}
-SOURCES = {"bank": "pankki / bank", "paytrail": "Paytrail", "manual": "käsin / manual"}
+STATUSES = PAYMENT_STATUSES
+SOURCES = PAYMENT_SOURCES
 
 nav_item("/admin/payments", "wallet", "Maksut", "Payments", order=410)
 nav_item("/admin/unmatched", "inbox", "Kohdistamattomat", "Unmatched", order=420)
