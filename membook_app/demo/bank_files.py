@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from xml.sax.saxutils import escape
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,51 @@ def ktl_file(lines: Sequence[BankLine], *, account: str, created: datetime) -> b
     if any(len(record) != 90 for record in records):
         raise ValueError("a KTL record must be 90 characters")
     return ("\r\n".join(records) + "\r\n").encode("latin-1")
+
+
+def _euros(cents: int) -> str:
+    return f"{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def _balance(code: str, cents: int, day: date) -> str:
+    return (f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp>"
+            f'<Amt Ccy="EUR">{_euros(cents)}</Amt>'
+            f"<CdtDbtInd>{'DBIT' if cents < 0 else 'CRDT'}</CdtDbtInd>"
+            f"<Dt><Dt>{day.isoformat()}</Dt></Dt></Bal>")
+
+
+def _entry(line: BankLine) -> str:
+    amount = _euros(line.cents)
+    day = line.booked.isoformat()
+    return (f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+            f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
+            f"<AcctSvcrRef>{line.archive_id}</AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd><Fmly>"
+            "<Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>"
+            f"<NtryDtls><TxDtls><Refs><AcctSvcrRef>{line.archive_id}</AcctSvcrRef></Refs>"
+            f'<AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls>'
+            f"<RltdPties><Dbtr><Nm>{escape(line.payer)}</Nm></Dbtr></RltdPties><RmtInf><Strd>"
+            "<CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp>"
+            f"<Ref>{line.reference}</Ref></CdtrRefInf></Strd></RmtInf></TxDtls></NtryDtls>"
+            "</Ntry>")
+
+
+def camt053_statement(lines: Sequence[BankLine], *, iban: str, opening_cents: int,
+                      day: date, created: datetime) -> bytes:
+    """A camt.053.001.02 daily statement of the escrow account with these credits.
+
+    The bank sends it beside the reference-payment file: the same payments (same archive
+    ids, so the import books none of them twice) and the booked balances that escrow
+    reconciliation compares the books with.
+    """
+    closing = opening_cents + sum(line.cents for line in lines)
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%S")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+        f"<BkToCstmrStmt><GrpHdr><MsgId>STMT-{day:%Y%m%d}</MsgId><CreDtTm>{stamp}</CreDtTm>"
+        f"</GrpHdr><Stmt><Id>STMT-{day:%Y%m%d}</Id><CreDtTm>{stamp}</CreDtTm>"
+        f"<Acct><Id><IBAN>{iban}</IBAN></Id></Acct>"
+        + _balance("OPBD", opening_cents, day) + _balance("CLBD", closing, day)
+        + "".join(_entry(line) for line in lines)
+        + "</Stmt></BkToCstmrStmt></Document>"
+    ).encode()

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from membook_app.banking.banking_days import is_banking_day
 from membook_app.banking.references import make_national, national_to_rf
-from membook_app.demo.bank_files import BankLine, ktl_file
+from membook_app.demo.bank_files import BankLine, camt053_statement, ktl_file
 from membook_app.payments.bank_import import import_bank_file
 from membook_app.settings import get_settings
 from membook_app.settlements.runs import approve_run, create_run
@@ -63,26 +63,38 @@ def _queue_payments(rng: random.Random, day: date, start: int) -> list[BankLine]
     return lines
 
 
-def _import_days(session: Session, rng: random.Random, days: list[date],
-                 invoices: list[tuple[str, int, str]], numbering: int) -> tuple[int, int]:
-    """One KTL file per banking day, as the daily import would take them from the bank.
+@dataclass
+class _Bank:
+    """The escrow account as the bank reports it: its balance runs from day to day."""
 
-    Returns how many files and payments were imported."""
-    account = get_settings().escrow_iban.replace(" ", "")[4:]
+    iban: str
+    balance: int = 0
+    files: int = 0
+    payments: int = 0
+
+
+def _import_days(session: Session, rng: random.Random, bank: _Bank, days: list[date],
+                 invoices: list[tuple[str, int, str]]) -> None:
+    """Per banking day the KTL reference-payment file and the camt.053 statement, as the
+    daily import takes them from the bank (the statement's payments are the same ones,
+    so only its balances are new)."""
     per_day = -(-len(invoices) // len(days)) if days else 0
-    files = count = 0
     for n, day in enumerate(days):
         chunk = invoices[n * per_day:(n + 1) * per_day]
-        lines = [_payment(rng, numbering + count + i, day, ref, total, payer)
+        lines = [_payment(rng, bank.payments + 1 + i, day, ref, total, payer)
                  for i, (ref, total, payer) in enumerate(chunk)]
-        lines += _queue_payments(rng, day, numbering + count + len(lines))
-        count += len(lines)
+        lines += _queue_payments(rng, day, bank.payments + 1 + len(lines))
+        bank.payments += len(lines)
+        created = datetime.combine(day + timedelta(days=1), time(6, 15))
         if lines:
-            created = datetime.combine(day + timedelta(days=1), time(6, 15))
-            import_bank_file(session, None, ktl_file(lines, account=account, created=created),
+            import_bank_file(session, None, ktl_file(lines, account=bank.iban[4:],
+                                                     created=created),
                              f"viitemaksut-{day:%Y%m%d}.txt", source="demo", today=day)
-            files += 1
-    return files, count
+        import_bank_file(session, None, camt053_statement(
+            lines, iban=bank.iban, opening_cents=bank.balance, day=day, created=created),
+            f"tiliote-{day:%Y%m%d}.xml", source="demo", today=day)
+        bank.balance += sum(line.cents for line in lines)
+        bank.files += 2 if lines else 1
 
 
 def seed_money(session: Session, run_id: int, keep_open: set[int], seed: int) -> DemoMoney:
@@ -103,9 +115,11 @@ def seed_money(session: Session, run_id: int, keep_open: set[int], seed: int) ->
     paid = int(len(invoices) * PAID_SHARE)
     pending = int(len(invoices) * PENDING_SHARE)
     settled_days = [d for monday in SETTLED_WEEKS for d in _banking_days(monday)]
-    files, count = _import_days(session, rng, settled_days, invoices[:paid], 1)
+    bank = _Bank(get_settings().escrow_iban.replace(" ", ""))
+    _import_days(session, rng, bank, settled_days, invoices[:paid])
     run = create_run(session, None)
+    # Paid out on the next banking day, after the last statement of the demo: the escrow
+    # page shows the payouts as approved but not yet on the statement.
     approve_run(session, None, run.id)  # type: ignore[arg-type]
-    more_files, more = _import_days(session, rng, _banking_days(PENDING_WEEK),
-                                    invoices[paid:paid + pending], count + 1)
-    return DemoMoney(files + more_files, count + more, run.id)  # type: ignore[arg-type]
+    _import_days(session, rng, bank, _banking_days(PENDING_WEEK), invoices[paid:paid + pending])
+    return DemoMoney(bank.files, bank.payments, run.id)  # type: ignore[arg-type]

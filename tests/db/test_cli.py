@@ -14,7 +14,9 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
+from membook_app.accounts.permissions import Actor
 from membook_app.db import session_scope
+from membook_app.settlements.reconciliation import reconcile
 from models import AuditEvent, Membership, Organization, Person, RoleGrant, User
 
 MEMBOOK = str(Path(sys.executable).parent / "membook")
@@ -80,6 +82,12 @@ def test_upgrade_seed_and_user_add(db_url: str, tmp_path: Path) -> None:
         assert [o.name for o in tops] == ["Suomen Liikuntaliitto ry"]
         operator = s.exec(select(User).where(User.email == "operaattori@membook.example")).one()
         assert operator.is_operator and operator.password_hash
+        # The demo's money went through the real import and settlement, and the escrow
+        # account reconciles with its last bank statement to the cent.
+        recon = reconcile(s, Actor(operator.id, operator.email, "", is_operator=True))  # type: ignore[arg-type]
+        assert recon.statement is not None and recon.settled.cents > 0
+        assert recon.unexplained_cents == 0
+        assert {a.key for a in recon.explained} >= {"unmatched", "payouts_pending"}
 
     # Read-only or refused commands, run together: none may change anything.
     again, if_empty, unknown_org = membook_at_once(
