@@ -26,20 +26,15 @@ import argparse
 import json
 import os
 import random
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from common import measured
+from common import bulk_insert, log, measured, postgresql_database, sqlite_database
 
 from membook_app.banking.references import make_national, national_to_rf
 from membook_app.banking.statement import parse_bank_file
@@ -54,7 +49,6 @@ from models import Invoice, Person, utcnow
 
 GOALS_S = {"ktl": 5.0, "camt054": 8.0}
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-CHUNK = 10_000
 PEOPLE = 2_000
 BOOKED = date(2026, 11, 26)
 TODAY = date(2026, 11, 27)
@@ -80,46 +74,6 @@ class Result:
     @property
     def goal_s(self) -> float:
         return GOALS_S[self.format]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="membook-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        try:
-            yield url
-        finally:
-            get_engine(url).dispose()
-
-
-@contextmanager
-def postgresql_database(admin_url: str) -> Iterator[str]:
-    name = f"membook_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def bulk_insert(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if connection.dialect.name != "postgresql":
-        for start in range(0, len(rows), CHUNK):
-            connection.execute(sa.insert(table), rows[start:start + CHUNK])
-        return
-    columns = list(rows[0])
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
 
 
 def seed(url: str, invoices: int, rng: random.Random) -> list[tuple[str, int]]:

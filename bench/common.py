@@ -1,4 +1,5 @@
-"""What the billing benchmarks measure besides wall-clock time, on a shared machine.
+"""What every benchmark shares: throw-away databases, bulk seeding, and what is measured
+besides wall-clock time on a shared machine.
 
 Wall-clock seconds on a box where other work runs say little on their own, so every
 measured step also reports this process's CPU time, on PostgreSQL the CPU time of the
@@ -9,7 +10,10 @@ the load average when the step ended.
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +21,74 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from membook_app.db import get_engine
+
+CHUNK = 10_000
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout stays the table plus the final JSON line."""
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    """A SQLite file in a temporary folder that disappears with it."""
+    with tempfile.TemporaryDirectory(prefix="membook-bench-") as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        try:
+            yield url
+        finally:
+            get_engine(url).dispose()
+
+
+@contextmanager
+def postgresql_database(admin_url: str) -> Iterator[str]:
+    """A new PostgreSQL database, dropped WITH (FORCE) even when the run fails."""
+    name = f"membook_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def bulk_insert(target: Session | sa.Connection, table: sa.Table,
+                rows: list[dict[str, Any]]) -> None:
+    """COPY on PostgreSQL (an INSERT per row batch is several times slower there),
+    chunked multi-row INSERTs on SQLite; the ORM one object at a time would take minutes."""
+    connection = target.connection() if isinstance(target, Session) else target
+    if connection.dialect.name != "postgresql":
+        for start in range(0, len(rows), CHUNK):
+            connection.execute(sa.insert(table), rows[start:start + CHUNK])
+        return
+    columns = list(rows[0])
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+def analyze(url: str) -> None:
+    """Fresh planner statistics, as a production database has them.
+
+    On PostgreSQL this is VACUUM ANALYZE: autovacuum would soon do the same, and
+    without it the visibility map is empty and index-only scans look worse than
+    they will be in production. VACUUM cannot run in a transaction, hence autocommit.
+    """
+    engine = get_engine(url)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE")
 
 
 def _backend_cpu(pid: int) -> float:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -37,10 +36,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
 import sqlalchemy as sa
-from common import measured
+from common import log, measured, postgresql_database, sqlite_database
 
 GOAL_S = 10.0
 CHUNK = 5_000
@@ -68,32 +66,6 @@ from membook_app.settings import get_settings  # noqa: E402
 from models import Invoice, Job, OutboxMessage, Person, utcnow  # noqa: E402
 from tasks import huey as app_huey  # noqa: E402
 from tasks.invoice_mail import deliver_invoice_mail_chunk  # noqa: E402
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="membook-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        yield url
-        get_engine(url).dispose()
-
-
-@contextmanager
-def postgresql_database(admin_url: str) -> Iterator[str]:
-    name = f"membook_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextmanager

@@ -22,34 +22,33 @@ import argparse
 import json
 import os
 import random
-import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from common import measured
-from sqlmodel import Session
+from common import (
+    analyze,
+    bulk_insert,
+    log,
+    measured,
+    postgresql_database,
+    sqlite_database,
+)
 
 from membook_app.accounts.permissions import Actor, load_actor
 from membook_app.accounts.users import get_or_create_user, grant_role
 from membook_app.billing.runs import commit_run, preview_run
 from membook_app.cli.admin import upgrade_database
-from membook_app.db import get_engine, session_scope
+from membook_app.db import session_scope
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
 from models import Fee, Membership, MembershipType, Person, User, utcnow
 
 GOAL_COMMIT_S = 5.0
 GOAL_PREVIEW_S = 3.0
-CHUNK = 5_000
 DISTRICTS = 4
 CLUBS_PER_DISTRICT = 5
 TYPES = (("Varsinainen jäsen", "varsinainen", False, 3500, 70),
@@ -63,58 +62,6 @@ HOUSEHOLD_SHARE = 0.03
 NO_EMAIL_SHARE = 0.03
 PERIOD = "2027"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="membook-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        try:
-            yield url
-        finally:
-            get_engine(url).dispose()
-
-
-@contextmanager
-def postgresql_database(admin_url: str) -> Iterator[str]:
-    name = f"membook_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL, chunked multi-row INSERTs on SQLite."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        for start in range(0, len(rows), CHUNK):
-            connection.execute(sa.insert(table), rows[start:start + CHUNK])
-        return
-    columns = list(rows[0])
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
-
-
-def analyze(url: str) -> None:
-    engine = get_engine(url)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM ANALYZE")
 
 
 @dataclass

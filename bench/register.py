@@ -21,27 +21,19 @@ import math
 import os
 import random
 import statistics
-import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Any
 
-import psycopg
 import sqlalchemy as sa
+from common import analyze, bulk_insert, log, postgresql_database, sqlite_database
 from faker import Faker
-from sqlmodel import Session
 
 from membook_app.accounts.permissions import Actor, load_actor
 from membook_app.accounts.users import get_or_create_user, grant_role
 from membook_app.cli.admin import upgrade_database
-from membook_app.db import get_engine, session_scope
+from membook_app.db import session_scope
 from membook_app.demo.seed import TYPE_WEIGHTS, TYPES
 from membook_app.register.organizations import create_organization
 from membook_app.register.search import RegisterQuery, register_page
@@ -49,7 +41,6 @@ from models import Membership, MembershipType, Person, User, utcnow
 
 GOAL_P95_MS = 50.0
 WARMUP = 2
-CHUNK = 5_000
 DISTRICTS = 4
 CLUBS_PER_DISTRICT = 5
 RESIGNED_SHARE = 0.08
@@ -79,37 +70,6 @@ class Result:
     p95_ms: float
     rows: int
     total: int
-
-
-def log(message: str) -> None:
-    """Progress on stderr, so stdout stays the table plus the final JSON line."""
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    """A SQLite file in a temporary folder that disappears with it."""
-    with tempfile.TemporaryDirectory(prefix="membook-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        try:
-            yield url
-        finally:
-            get_engine(url).dispose()
-
-
-@contextmanager
-def postgresql_database(admin_url: str) -> Iterator[str]:
-    """A new PostgreSQL database, dropped WITH (FORCE) even when the run fails."""
-    name = f"membook_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def name_pools(rng: random.Random) -> tuple[list[str], list[str], list[str]]:
@@ -200,37 +160,6 @@ def seed(url: str, people: int, rng: random.Random) -> Seeded:
         common_surname=surnames.most_common(1)[0][0],
         email_fragment=sample.split("@")[0][:12], admin_email=admin_email,
     )
-
-
-def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (an INSERT per row batch is several times slower there),
-    chunked multi-row INSERTs on SQLite; the ORM one object at a time would take minutes."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        for start in range(0, len(rows), CHUNK):
-            connection.execute(sa.insert(table), rows[start:start + CHUNK])
-        return
-    columns = list(rows[0])
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
-
-
-def analyze(url: str) -> None:
-    """Fresh planner statistics, as a production database has them.
-
-    On PostgreSQL this is VACUUM ANALYZE: autovacuum would soon do the same, and
-    without it the visibility map is empty and index-only scans look worse than
-    they will be in production. VACUUM cannot run in a transaction, hence autocommit.
-    """
-    engine = get_engine(url)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM ANALYZE")
 
 
 def build_actor(url: str, email: str) -> Actor:

@@ -42,17 +42,8 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from common import measured
-from register import (
-    PG_ADMIN_URL,
-    analyze,
-    build_actor,
-    bulk_insert,
-    log,
-    postgresql_database,
-    seed,
-    sqlite_database,
-)
+from common import analyze, bulk_insert, log, measured, postgresql_database, sqlite_database
+from register import PG_ADMIN_URL, build_actor, seed
 from sqlmodel import col
 
 from membook_app.billing.references import invoice_reference

@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from bank_import import PG_ADMIN_URL, bulk_insert, postgresql_database, sqlite_database
-from common import measured
+from bank_import import PG_ADMIN_URL
+from common import bulk_insert, log, measured, postgresql_database, sqlite_database
 
 from membook_app.cli.admin import upgrade_database
 from membook_app.db import get_engine, session_scope
@@ -39,10 +38,6 @@ from models import Allocation, Invoice, InvoiceLine, Payment, Person, Settlement
 
 IBANS = ("FI5542345670000081", "FI4950009420028730", "FI7944052020036082")
 TODAY = date(2026, 11, 27)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def seed(url: str, payments: int, rng: random.Random, first_id: int = 1,
