@@ -365,24 +365,6 @@ class _Parser:
         account_iban = container.iban
         value_date = None if value_el is None else self.day(value_el, path, "ValDt")
         reversal = reversal_el is not None and _text(reversal_el) in ("true", "1")
-        if not details:
-            self.payments.append(
-                self.bare_entry(
-                    entry_archive_id,
-                    account_iban,
-                    booking,
-                    value_date,
-                    signed,
-                    indicator,
-                    currency,
-                    reversal,
-                    tx_code,
-                    tx_prtry,
-                    ntry,
-                    path,
-                )
-            )
-            return
         txs: list[tuple[int, int, Element]] = []
         batches: dict[int, Element] = {}
         txdtls, btch = self.q["TxDtls"], self.q["Btch"]
@@ -395,7 +377,7 @@ class _Parser:
                     txs.append((number, index, child))
                 elif tag == btch and number not in batches:
                     batches[number] = child
-        if not txs:
+        if not txs:  # no NtryDtls, or none with a TxDtls: the entry is the payment
             self.payments.append(
                 self.bare_entry(
                     entry_archive_id,

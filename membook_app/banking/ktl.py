@@ -209,54 +209,13 @@ def _parse_ktl(data: bytes) -> ParsedFile:
             if correction == "1":
                 batch.correction_count += 1
                 batch.correction_amount += cents
-                cents, credit_debit, reversal = -cents, "DBIT", True
+                cents, reversal = -cents, True
             else:
                 batch.count += 1
                 batch.amount += cents
-                credit_debit, reversal = "CRDT", False
-            bban = record[1:15]
-            iban = ibans.get(bban)
-            if iban is None:
-                iban = ibans[bban] = iban_from_fi_bban(bban)
-            reference = record[43:63].lstrip("0") or None
-            ref_kind, valid, national = classify_reference(reference)
-            name = record[63:75].rstrip()
-            if translate_names:
-                name = name.translate(_SFS4017)
-            append(
-                _trusted_payment(
-                    {
-                        "archive_id": archive_id,
-                        "entry_archive_id": None,
-                        "account_iban": iban,
-                        "booking_date": booking,
-                        "value_date": paid,
-                        "amount_cents": cents,
-                        "entry_amount_cents": None,
-                        "currency": "EUR",
-                        "credit_debit": credit_debit,
-                        "reversal": reversal,
-                        "reference": reference,
-                        "references": (reference,) if reference else (),
-                        "reference_kind": ref_kind,
-                        "reference_valid": valid,
-                        "national_reference": national,
-                        "payer_name": name or None,
-                        "payer_iban": None,
-                        "creditor_name": None,
-                        "message": None,
-                        "end_to_end_id": None,
-                        "batched_entry": False,
-                        "bank_tx_code": None,
-                        "bank_tx_prtry": kind,
-                        "return_reason": None,
-                        "name_source": record[76].strip() or None,
-                        "channel": record[88].strip() or None,
-                        "line": line,
-                        "element": None,
-                    }
-                )
-            )
+                reversal = False
+            append(_trusted_payment(_fields(record, line, ibans, translate_names, archive_id,
+                                            booking, paid, cents, reversal)))
             continue
         if len(record) != RECORD_LENGTH:
             raise _fail(
@@ -314,6 +273,19 @@ def _payment(
     archive_id = record[27:43].strip()
     if not archive_id:
         raise _fail(line, "archive_id", "is blank; it is needed to recognise duplicates")
+    cents = int(record[77:87])
+    reversal = correction == "1"
+    return _fields(record, line, ibans, translate_names, archive_id,
+                   dates.get(record[15:21], line, "booking_date"),
+                   dates.get(record[21:27], line, "payment_date"),
+                   -cents if reversal else cents, reversal)
+
+
+def _fields(record: str, line: int, ibans: dict[str, str], translate_names: bool,
+            archive_id: str, booking: date | None, paid: date | None, signed_cents: int,
+            reversal: bool) -> dict[str, Any]:
+    """BankPayment's fields (in its order) from a payment record whose numbers, dates and
+    codes are already checked — by the inline fast path or by `_payment`."""
     bban = record[1:15]
     iban = ibans.get(bban)
     if iban is None:
@@ -323,15 +295,13 @@ def _payment(
     name = record[63:75].rstrip()
     if translate_names:
         name = name.translate(_SFS4017)
-    cents = int(record[77:87])
-    reversal = correction == "1"
     return {
         "archive_id": archive_id,
         "entry_archive_id": None,
         "account_iban": iban,
-        "booking_date": dates.get(record[15:21], line, "booking_date"),
-        "value_date": dates.get(record[21:27], line, "payment_date"),
-        "amount_cents": -cents if reversal else cents,
+        "booking_date": booking,
+        "value_date": paid,
+        "amount_cents": signed_cents,
         "entry_amount_cents": None,
         "currency": "EUR",
         "credit_debit": "DBIT" if reversal else "CRDT",
