@@ -109,6 +109,12 @@ async def test_payments_of_other_organisation_refused(world: dict[str, Any], who
     assert is_refusal(await call_handler(state, "load"))
     assert state.rows == []
     assert is_refusal(await call_handler(state, "export"))
+    # The shared list handlers: every organisation is for the operator only, and a
+    # filter change reloads through the same scoped query.
+    assert is_refusal(await call_handler(state, "set_all_orgs", True))
+    assert state.all_orgs is False and state.rows == []
+    assert is_refusal(await call_handler(state, "set_filter", "status_filter", "matched"))
+    assert state.rows == []
 
 
 async def test_treasurer_books_own_invoice_and_sees_payments(world: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from membook_app.payments.unmatched import (
     split_payment,
 )
 from membook_app.payments.views import PaymentQuery, export_payments_xlsx, list_payments
+from membook_app.ui.admin.list_filters import ListFiltersMixin
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
@@ -72,15 +73,12 @@ class PaymentView:
     organizations: str
 
 
-class PaymentsState(StaffState):
+class PaymentsState(ListFiltersMixin, StaffState):
+    FILTERS = ("date_from", "date_to", "status_filter", "source_filter")
     date_from: str = ""
     date_to: str = ""
     status_filter: str = "all"
     source_filter: str = "all"
-    include_sub: bool = True
-    all_orgs: bool = False
-    page: int = 1
-    pages: int = 1
     total: int = 0
     total_sum: str = ""
     rows: list[PaymentView] = []
@@ -115,34 +113,6 @@ class PaymentsState(StaffState):
     @guarded("staff")
     def org_changed(self, _org_id: str = "") -> None:
         self.page = 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def set_filter(self, name: str, value: str) -> None:
-        """One handler for the text and select filters (only these names)."""
-        if name not in ("date_from", "date_to", "status_filter", "source_filter"):
-            return
-        setattr(self, name, str(value)[:20])
-        self.page = 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def set_include_sub(self, value: bool) -> None:
-        self.include_sub, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("operator")
-    def set_all_orgs(self, value: bool) -> None:
-        self.all_orgs, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def go_to_page(self, page: int) -> None:
-        self.page = max(1, min(int(page), self.pages))
         self._load()
 
     @rx.event

@@ -20,6 +20,7 @@ from membook_app.settlements.views import (
     list_settlements,
     settlement_detail,
 )
+from membook_app.ui.admin.list_filters import ListFiltersMixin
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import choice_select, page_title, pager
 from membook_app.ui.guard import current_actor, guarded
@@ -27,7 +28,6 @@ from membook_app.ui.i18n import UiState, t
 from membook_app.web.settlement_reports import report_url
 
 STATUS_LABELS = {key: f"{fi} / {en}" for key, (fi, en) in STATUS.items()}
-FILTERS = ("date_from", "date_to", "status_filter")
 
 nav_item("/admin/settlements", "landmark", "Tilitykset", "Settlements", order=430)
 
@@ -78,14 +78,11 @@ def _shown(kind: str, value: object) -> str:
     return str(value)
 
 
-class SettlementsState(StaffState):
+class SettlementsState(ListFiltersMixin, StaffState):
+    FILTERS = ("date_from", "date_to", "status_filter")
     date_from: str = ""
     date_to: str = ""
     status_filter: str = "all"
-    include_sub: bool = True
-    all_orgs: bool = False
-    page: int = 1
-    pages: int = 1
     total_text: str = ""
     rows: list[SettlementView] = []
     selected_id: int = 0
@@ -145,34 +142,6 @@ class SettlementsState(StaffState):
     def org_changed(self, _org_id: str = "") -> None:
         self.page = 1
         self._close()
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def set_filter(self, name: str, value: str) -> None:
-        """One handler for the date and status filters (only these names)."""
-        if name not in FILTERS:
-            return
-        setattr(self, name, str(value)[:20])
-        self.page = 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def set_include_sub(self, value: bool) -> None:
-        self.include_sub, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("operator")
-    def set_all_orgs(self, value: bool) -> None:
-        self.all_orgs, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def go_to_page(self, page: int) -> None:
-        self.page = max(1, int(page))
         self._load()
 
     @rx.event
