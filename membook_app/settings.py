@@ -33,7 +33,8 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql://user@host/db (psycopg 3 is used).",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis URL for the Huey task queue. Unset: Huey on SQLite in var/."
+        default=None,
+        description="Redis URL for the Huey task queue. Unset: Huey on SQLite in var/."
     )
     huey_name: str = Field(
         default="membook",
@@ -51,17 +52,20 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, description="Port that `make run` serves the product on.")
     smtp_host: str | None = Field(
-        default=None, description="SMTP server. Unset: mail stays in the outbox (readable in the UI)."
+        default=None,
+        description="SMTP server. Unset: mail stays in the outbox (readable in the UI)."
     )
     smtp_port: int = Field(default=25, description="SMTP port.")
-    smtp_user: str | None = Field(default=None, description="SMTP user name, if the server needs one.")
+    smtp_user: str | None = Field(
+        default=None, description="SMTP user name, if the server needs one.")
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Use STARTTLS on the SMTP connection.")
     smtp_ssl: bool = Field(default=False, description="Use implicit TLS (SMTPS) on the connection.")
     mail_from: str = Field(
         default="Membook <noreply@membook.invalid>", description="Sender address of all mail."
     )
-    session_hours: int = Field(default=12, description="How long a sign-in session lasts, in hours.")
+    session_hours: int = Field(
+        default=12, description="How long a sign-in session lasts, in hours.")
     signin_link_minutes: int = Field(
         default=15, description="How long a one-time sign-in link is valid, in minutes."
     )
@@ -75,7 +79,8 @@ class Settings(BaseSettings):
         default="Membook asiakasvaratili", description="Name of the client escrow account holder."
     )
     escrow_iban: str = Field(
-        default="FI2112345600000785", description="IBAN of the client escrow account members pay to."
+        default="FI2112345600000785",
+        description="IBAN of the client escrow account members pay to."
     )
     escrow_bic: str = Field(default="NDEAFIHH", description="BIC of the escrow account.")
     settlement_pain001_version: Literal["pain.001.001.03", "pain.001.001.09"] = Field(
