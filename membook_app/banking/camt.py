@@ -186,7 +186,8 @@ def _pick_reference(refs: tuple[str, ...]) -> tuple[str | None, ReferenceInfo]:
 class _Parser:
     """Streaming state: the container being read and everything collected so far."""
 
-    def __init__(self, fmt: str, version: str, namespace: str) -> None:
+    def __init__(self, fmt: str, version: str, namespace: str,
+                 payments: list[BankPayment]) -> None:
         self.fmt = fmt
         self.version = version
         self.q = _Names(namespace)
@@ -205,7 +206,7 @@ class _Parser:
         self.current: _Container | None = None
         self.previous: Element | None = None
         self.parent: Element | None = None
-        self.payments: list[BankPayment] = []
+        self.payments = payments
         self.balances: list[StatementBalances] = []
         self.ibans: list[str | None] = []
         self.entry_count = 0
@@ -799,7 +800,7 @@ def _detect(data: bytes) -> tuple[str, str, str]:
     return match[2], match[3], match[1]
 
 
-def parse_camt(data: bytes) -> ParsedFile:
+def parse_camt(data: bytes, sink: list[BankPayment] | None = None) -> ParsedFile:
     """Parse and verify a camt.053/.054 file; raise :class:`BankFileError` on any defect.
 
     Only BOOK entries become payments; batched entries give one payment per TxDtls. A
@@ -808,15 +809,16 @@ def parse_camt(data: bytes) -> ParsedFile:
     TxDtls), so that de-duplication on archive id keeps every payment of the batch and a
     re-imported file still yields the same ids. Verified when present: well-formedness,
     TxsSummry counts and sums, ``Btch`` count and total, and for statements
-    OPBD + booked credits − booked debits = CLBD.
+    OPBD + booked credits − booked debits = CLBD. Payments are appended to `sink` as they
+    are read (see :func:`~membook_app.banking.statement.parse_bank_file`).
     """
     with gc_paused():
-        return _parse_camt(data)
+        return _parse_camt(data, [] if sink is None else sink)
 
 
-def _parse_camt(data: bytes) -> ParsedFile:
+def _parse_camt(data: bytes, payments: list[BankPayment]) -> ParsedFile:
     fmt, version, namespace = _detect(data)
-    parser = _Parser(fmt, version, namespace)
+    parser = _Parser(fmt, version, namespace, payments)
     names = ("Ntry", parser.container_name, "GrpHdr", "Acct", "Bal", "TxsSummry")
     events = etree.iterparse(
         BytesIO(data),

@@ -163,20 +163,21 @@ def _records(text: str) -> list[str]:
     return lines
 
 
-def parse_ktl(data: bytes) -> ParsedFile:
+def parse_ktl(data: bytes, sink: list[BankPayment] | None = None) -> ParsedFile:
     """Parse and fully validate a KTL file; raise :class:`BankFileError` on any defect.
 
     Checks (spec c): 90-character records, order 0 (3|5)* 9 per batch, digits in numeric
     fields, real dates, currency 1, and per batch the totals record against the records:
     normal payments vs. positions 2–18, corrections vs. 19–35. Corrections come out as
     negative debits so that summing payments gives the net credited amount. Runs with the
-    cyclic garbage collector paused (:func:`gc_paused`).
+    cyclic garbage collector paused (:func:`gc_paused`). Payments are appended to `sink`
+    as they are read (see :func:`~membook_app.banking.statement.parse_bank_file`).
     """
     with gc_paused():
-        return _parse_ktl(data)
+        return _parse_ktl(data, [] if sink is None else sink)
 
 
-def _parse_ktl(data: bytes) -> ParsedFile:
+def _parse_ktl(data: bytes, payments: list[BankPayment]) -> ParsedFile:
     records = _records(_decode(data))
     if not records:
         raise BankFileError("file is empty", format=FORMAT)
@@ -184,7 +185,6 @@ def _parse_ktl(data: bytes) -> ParsedFile:
     dates = _Dates()
     date_cache = dates.cache
     ibans: dict[str, str] = {}
-    payments: list[BankPayment] = []
     append = payments.append
     batches: list[KtlBatch] = []
     batch: _Batch | None = None

@@ -271,12 +271,19 @@ def format_amount(cents: int) -> str:
     return f"{sign}{whole}.{frac:02d}"
 
 
-def parse_bank_file(data: bytes, filename: str = "") -> ParsedFile:
+def parse_bank_file(data: bytes, filename: str = "",
+                    sink: list[BankPayment] | None = None) -> ParsedFile:
     """Detect the format from the content and parse it.
 
     Users upload whatever their bank gave them, often with a misleading extension, so the
     filename is used only in error messages: XML (camt.053/.054) is recognised by its root
     namespace, KTL by a first record that starts with '0' and is 90 characters long.
+
+    With `sink`, each payment is appended to that list as soon as it is read, so another
+    thread can start importing the first payments while the rest is still being parsed
+    (:class:`~membook_app.banking.background.BackgroundParse`). The file is verified only
+    once the whole result is returned: payments seen in the sink before that are not yet
+    known to belong to a valid file.
     """
     # Imported here because both parsers import the types defined above.
     from membook_app.banking.camt import parse_camt
@@ -296,7 +303,7 @@ def parse_bank_file(data: bytes, filename: str = "") -> ParsedFile:
             file=filename,
         )
     try:
-        return parser(data)
+        return parser(data, sink)
     except BankFileError as exc:
         raise exc.with_file(filename) from None
 

@@ -9,17 +9,19 @@ not at all. Two guards keep money from being booked twice:
   arrives in two files (camt.054 and the camt.053 batch, or KTL and camt.054 for the same
   account) is booked once — the second occurrence is counted as a duplicate.
 
-Writes are bulk: payments are staged with one COPY on PostgreSQL or one executemany on
-SQLite into a temporary table; matching (`membook_app.payments.matching`) is set-based SQL
-that writes each payment once, with its final status. A file that fails to parse raises
-`BankFileError` before anything is written.
+Writes are bulk: payments are staged, a chunk of the file at a time, with one COPY on
+PostgreSQL or one executemany on SQLite into a temporary table; matching
+(`membook_app.payments.matching`) is set-based SQL that writes each payment once, with its
+final status. The file is parsed on a background thread meanwhile (`BackgroundParse`); a
+file that turns out to be bad raises `BankFileError` and the transaction is rolled back,
+so nothing of it stays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,13 +31,13 @@ from sqlmodel import Session, select
 
 from membook_app.accounts.permissions import Actor
 from membook_app.audit import record
+from membook_app.banking.background import LEAST, MOST, BackgroundParse
 from membook_app.banking.references import normalise
 from membook_app.banking.statement import (
     BankFileError,
     BankPayment,
     ParsedFile,
     gc_paused,
-    parse_bank_file,
 )
 from membook_app.db import is_sqlite
 from membook_app.errors import PermissionDenied
@@ -43,15 +45,16 @@ from membook_app.formatting import HELSINKI
 from membook_app.payments.matching import (
     STAGE_COLUMNS,
     MatchCounts,
-    allocate_payment_ids,
     create_stage,
+    drop_booked,
+    finish_import,
     lock_money,
-    match_import,
+    match_staged,
 )
 from models import BankImport, utcnow
 
 SOURCE = "bank"
-CHUNK = 5000
+CHUNK = 5000  # values per lookup statement on SQLite
 # Payment statuses set at insert time; matching.py moves "new" on.
 NEW = "new"
 # Free-text repair: digit runs (allowing the printed groups "202 40015") and RF references.
@@ -185,11 +188,6 @@ def _existing_references(session: Session, refs: Iterable[str]) -> set[str]:
                       (), sorted(set(refs)))
 
 
-def _existing_source_ids(session: Session, ids: list[str]) -> set[str]:
-    return _in_chunks(session, "SELECT source_id FROM payment WHERE source = {p} "
-                      "AND source_id IN ({list})", (SOURCE,), ids)
-
-
 # Paytrail's payouts to the escrow account: every member payment inside one was booked
 # already when its callback arrived (docs/paytrail.md), so the sum is reconciled, never
 # matched to invoices again nor queued for hand booking.
@@ -207,47 +205,67 @@ def _is_correction(p: BankPayment) -> bool:
     return p.amount_cents < 0 and (p.reversal or p.return_reason is not None)
 
 
-def _rows(session: Session, parsed: ParsedFile, import_id: int, digest: str
-          ) -> tuple[list[tuple[Any, ...]], int]:
-    """Payment rows to insert (new archive ids only) and the number of duplicates skipped."""
-    now = utcnow()
-    seen: dict[str, BankPayment] = {}
-    duplicates = 0
-    for index, p in enumerate(parsed.payments):
-        source_id = p.archive_id or p.entry_archive_id or f"{digest[:40]}:{index}"
-        if source_id in seen:
-            duplicates += 1
-            continue
-        seen[source_id] = p
-    existing = _existing_source_ids(session, list(seen))
-    duplicates += len(existing)
-    fresh = [(sid, p) for sid, p in seen.items() if sid not in existing]
+class _Repair:
+    """A payment whose reference is missing or broken but whose free text holds candidate
+    references: which of them is an invoice's is asked of the database per chunk."""
 
-    # Repairs by free text need to know which candidate references exist at all.
-    text_candidates: dict[str, list[tuple[str, str]]] = {}
-    for sid, p in fresh:
-        if p.amount_cents > 0 and not p.national_reference:
-            cands = _text_candidates(p.reference if p.reference_valid is False else None,
-                                     p.message)
-            if cands:
-                text_candidates[sid] = cands
-    known = _existing_references(
-        session, (ref for cands in text_candidates.values() for ref, _ in cands))
+    __slots__ = ("values", "candidates", "has_reference")
 
-    rows: list[tuple[Any, ...]] = []
-    for sid, p in fresh:
+    def __init__(self, values: list[Any], candidates: list[tuple[str, str]],
+                 has_reference: bool) -> None:
+        self.values = values
+        self.candidates = candidates
+        self.has_reference = has_reference
+
+    def resolve(self, known: set[str]) -> list[Any]:
+        hit = next(((r, why) for r, why in self.candidates if r in known), None)
+        if hit:
+            self.values[_KEY], self.values[_RULE] = hit
+        else:
+            self.values[_STATUS] = "unmatched"
+            self.values[_RULE] = "bad_reference" if self.has_reference else "no_reference"
+        return self.values
+
+
+# Staged columns (`matching.STAGE_COLUMNS` without the payment id, which the database
+# assigns) with the file position `row_no` first; indexes of the ones a repair changes.
+_STAGED = ("row_no", *(c for c in STAGE_COLUMNS if c != "id"))
+_KEY, _STATUS, _RULE = (_STAGED.index(c) for c in ("national_reference", "status", "match_rule"))
+
+
+class _Preparer:
+    """Turns each parsed payment into its staging row: the archive id (or the file position
+    when the bank gives none), duplicates within the file, the status and rule decided from
+    the file alone, and the row as the database's bulk write takes it (on SQLite with dates
+    as the text SQLAlchemy stores). Returns None for a duplicate, a `_Repair` when the free
+    text must be checked against the invoices."""
+
+    def __init__(self, import_id: int, digest: str, sqlite: bool) -> None:
+        self.import_id = import_id
+        self.prefix = digest[:40]
+        self.sqlite = sqlite
+        self.seen: set[str] = set()
+        now = utcnow()
+        self.now: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+        self.days: dict[date, str] = {}
+
+    def __call__(self, p: BankPayment, index: int) -> Any:
+        sid = p.archive_id or p.entry_archive_id or f"{self.prefix}:{index}"
+        if sid in self.seen:
+            return None
+        self.seen.add(sid)
         key, rule, status = p.national_reference, None, NEW
+        candidates: list[tuple[str, str]] = []
+        amount = p.amount_cents
         if _is_psp_settlement(p):
             key, status, rule = None, "psp_settlement", "paytrail_settlement"
-        elif p.amount_cents > 0:
+        elif amount > 0:
             if key:
                 rule = _direct_rule(p)
             else:
-                hit = next(((r, why) for r, why in text_candidates.get(sid, ()) if r in known),
-                           None)
-                if hit:
-                    key, rule = hit
-                else:
+                candidates = _text_candidates(
+                    p.reference if p.reference_valid is False else None, p.message)
+                if not candidates:
                     status = "unmatched"
                     rule = "bad_reference" if p.reference else "no_reference"
         elif _is_correction(p):
@@ -255,115 +273,155 @@ def _rows(session: Session, parsed: ParsedFile, import_id: int, digest: str
         else:
             status, rule = "outgoing", "debit"
         message = p.message
-        rows.append((
-            SOURCE, sid[:64], import_id, p.booking_date, p.value_date, p.amount_cents,
-            (p.currency or "EUR")[:3], p.reference and p.reference[:40], key,
-            p.payer_name and p.payer_name[:140], p.payer_iban and p.payer_iban[:34],
-            message[:500] if message else None, status, rule, now,
-        ))
-    return rows, duplicates
+        values = [index, SOURCE, sid[:64], self.import_id, self.day(p.booking_date),
+                  self.day(p.value_date), amount, (p.currency or "EUR")[:3],
+                  p.reference and p.reference[:40], key, p.payer_name and p.payer_name[:140],
+                  p.payer_iban and p.payer_iban[:34], message[:500] if message else None,
+                  status, rule, self.now]
+        if candidates:
+            return _Repair(values, candidates, bool(p.reference))
+        return self.encode(values)
+
+    def day(self, value: date | None) -> Any:
+        if value is None or not self.sqlite:
+            return value
+        text = self.days.get(value)
+        if text is None:
+            text = self.days[value] = value.isoformat()
+        return text
+
+    @staticmethod
+    def encode(values: list[Any]) -> tuple[Any, ...]:
+        return tuple(values)
 
 
-def _sqlite_rows(ids: list[int], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Dates and timestamps as SQLAlchemy stores them in SQLite (text, UTC without offset);
-    a file has few distinct dates, so each is formatted once."""
-    text: dict[Any, str | None] = {None: None}
+def _stage(session: Session, preparer: _Preparer, chunk: list[Any]) -> int:
+    """Write one chunk into the temporary staging table and drop the archive ids that are
+    booked already; returns how many were dropped (duplicates of earlier files, or of
+    earlier chunks of this one). In-file repeats (None) count as duplicates too.
 
-    def fmt(value: Any) -> str | None:
-        if value not in text:
-            text[value] = (value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime)
-                           else value.isoformat())
-        return text[value]
-
-    return [(i, ids[i], *row[:3], fmt(row[3]), fmt(row[4]), *row[5:14], fmt(row[14]))
-            for i, row in enumerate(rows)]
-
-
-def _stage_payments(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Into the temporary staging table: COPY on PostgreSQL, executemany on SQLite (no
-    indexes but the row number, no foreign keys, so this is the cheapest write there is)."""
+    COPY on PostgreSQL, executemany on SQLite: the staging table has no indexes but the
+    row number and no foreign keys, so this is the cheapest write there is.
+    """
     create_stage(session)
+    rows: list[Any] = []
+    repairs: list[_Repair] = []
+    repeats = 0
+    for item in chunk:
+        if item is None:
+            repeats += 1
+        elif type(item) is _Repair:
+            repairs.append(item)
+        else:
+            rows.append(item)
+    if repairs:
+        known = _existing_references(
+            session, (ref for r in repairs for ref, _ in r.candidates))
+        rows += [preparer.encode(r.resolve(known)) for r in repairs]
     if not rows:
-        return
-    ids = allocate_payment_ids(session, len(rows))
+        return repeats
     connection = session.connection()
     raw = connection.connection.driver_connection
-    columns = ", ".join(("row_no", *STAGE_COLUMNS))
-    if is_sqlite(connection.engine):
-        cursor = raw.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(
-                f"INSERT INTO membook_stage ({columns}) "
-                f"VALUES ({', '.join('?' * (len(STAGE_COLUMNS) + 1))})",
-                _sqlite_rows(ids, rows))
-        finally:
-            cursor.close()
-        return
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(f"COPY membook_stage ({columns}) FROM STDIN") as copy:
-            for i, row in enumerate(rows):
-                copy.write_row((i, ids[i], *row))
+    columns = ", ".join(_STAGED)
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        if preparer.sqlite:
+            cursor.executemany(f"INSERT INTO membook_stage ({columns}) "
+                               f"VALUES ({', '.join('?' * len(_STAGED))})", rows)
+        else:
+            with cursor.copy(f"COPY membook_stage ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    finally:
+        cursor.close()
+    return repeats + drop_booked(session)
 
 
 def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, data: bytes,
                   filename: str, *, source: str = "upload", today: date | None = None
                   ) -> ImportResult:
     """Import an already parsed file in the caller's transaction (see `import_bank_file`)."""
+    payments = list(parsed.payments)
+    chunks = (payments[i:i + LEAST] for i in range(0, len(payments), LEAST))
+    return _import(session, actor, chunks, lambda: parsed, data, filename, source=source,
+                   today=today)
+
+
+def import_bank_file(session: Session, actor: Actor | None, data: bytes, filename: str, *,
+                     source: str = "upload", today: date | None = None,
+                     least: int = LEAST, most: int = MOST) -> ImportResult:
+    """Parse and import a bank file in the caller's transaction.
+
+    The file is parsed on a background thread while the payments read so far are written
+    and matched, a chunk at a time (`BackgroundParse`): for a big file the parse and the
+    database's work overlap instead of following each other. Raises `BankFileError` when
+    the file is refused — possibly after some chunks were written, which the caller's
+    transaction then rolls back, so nothing of a refused file stays; the caller records
+    the refusal with `record_refusal` in its own transaction. `least` and `most`: the
+    payments a chunk waits for and the most it takes.
+    """
+    require_importer(actor)
+    parse = BackgroundParse(data, filename, least=least, most=most)
+    return _import(session, actor, parse.chunks(), lambda: parse.parsed, data, filename,
+                   source=source, today=today)
+
+
+def _import(session: Session, actor: Actor | None, chunks: Iterator[list[BankPayment]],
+            parsed: Callable[[], ParsedFile], data: bytes, filename: str, *, source: str,
+            today: date | None) -> ImportResult:
+    """The import itself: the file's row, then each chunk staged and matched in file order,
+    then the corrections, counts and the statement balances of the verified file."""
     require_importer(actor)
     digest = file_hash(data)
     lock_money(session)
     previous = session.exec(select(BankImport).where(BankImport.file_hash == digest)).first()
     if previous is not None:
         return ImportResult(previous.id, filename, previous.format, duplicate_file=True)
-    # A camt.053 statement's last balance block is what escrow reconciliation compares with.
-    balance = parsed.balances[-1] if parsed.balances else None
-    bank_import = BankImport(
-        file_hash=digest, filename=filename[:255], format=(parsed.version or parsed.format)[:30],
-        source=source[:20], imported_by_user_id=actor.user_id if actor else None,
-        statement_iban=balance.account_iban if balance else None,
-        opening_balance_cents=balance.opening_cents if balance else None,
-        closing_balance_cents=balance.closing_cents if balance else None,
-        closing_balance_date=balance.closing_date if balance else None,
-    )
+    bank_import = BankImport(file_hash=digest, filename=filename[:255], format="",
+                             source=source[:20],
+                             imported_by_user_id=actor.user_id if actor else None)
     session.add(bank_import)
     session.flush()
     assert bank_import.id is not None
-    # 100,000 row tuples on top of the parsed payments: the cyclic collector would walk
-    # them all again and again (~15 % of the import's CPU time); nothing here is cyclic
-    # but the session's own objects, collected once the collector runs again.
+    day = today or helsinki_today()
+    preparer = _Preparer(bank_import.id, digest, is_sqlite(session.connection().engine))
+    touched: set[int] = set()
+    duplicates = 0
+    # 100,000 rows on top of the parsed payments: the cyclic collector would walk them
+    # all again and again (~15 % of the import's CPU time); nothing here is cyclic but
+    # the session's own objects, collected once the collector runs again.
     with gc_paused():
-        rows, duplicates = _rows(session, parsed, bank_import.id, digest)
-        _stage_payments(session, rows)
-        counts: MatchCounts = match_import(session, bank_import.id, today or helsinki_today())
-    credit = sum(r[5] for r in rows if r[5] > 0)
-    debit = -sum(r[5] for r in rows if r[5] < 0)
+        index = 0
+        for chunk in chunks:
+            rows = [preparer(p, i) for i, p in enumerate(chunk, start=index)]
+            index += len(chunk)
+            duplicates += _stage(session, preparer, rows)
+            touched |= match_staged(session, day)
+        counts: MatchCounts = finish_import(session, bank_import.id, day, touched)
+    whole = parsed()
+    # A camt.053 statement's last balance block is what escrow reconciliation compares with.
+    balance = whole.balances[-1] if whole.balances else None
+    file_format = (whole.version or whole.format)[:30]
     session.execute(
         sa.update(BankImport.__table__)  # type: ignore[arg-type]
         .where(BankImport.__table__.c.id == bank_import.id)  # type: ignore[attr-defined]
-        .values(payment_count=len(rows), duplicate_count=duplicates,
+        .values(format=file_format, payment_count=counts.payments, duplicate_count=duplicates,
                 matched_count=counts.matched, unmatched_count=counts.unmatched,
-                credit_cents=credit, debit_cents=debit,
+                credit_cents=counts.credit_cents, debit_cents=counts.debit_cents,
+                statement_iban=balance.account_iban if balance else None,
+                opening_balance_cents=balance.opening_cents if balance else None,
+                closing_balance_cents=balance.closing_cents if balance else None,
+                closing_balance_date=balance.closing_date if balance else None,
                 message=f"{counts.matched} matched, {counts.reversals} corrections, "
                         f"{counts.unmatched} unmatched, {counts.outgoing} outgoing, "
                         f"{duplicates} duplicates")
     )
-    result = ImportResult(bank_import.id, filename, bank_import.format, False, len(rows),
-                          duplicates, counts.matched, counts.unmatched, credit, debit)
+    result = ImportResult(bank_import.id, filename, file_format, False, counts.payments,
+                          duplicates, counts.matched, counts.unmatched, counts.credit_cents,
+                          counts.debit_cents)
     record(session, actor, "bank_import.imported", "bankimport", bank_import.id,
            after={**result.as_dict(), "source": source, "file_hash": digest})
     return result
-
-
-def import_bank_file(session: Session, actor: Actor | None, data: bytes, filename: str, *,
-                     source: str = "upload", today: date | None = None) -> ImportResult:
-    """Parse and import a bank file in the caller's transaction.
-
-    Raises `BankFileError` (nothing written) when the file is refused; the caller records
-    the refusal with `record_refusal` in its own transaction.
-    """
-    require_importer(actor)
-    parsed = parse_bank_file(data, filename)
-    return import_parsed(session, actor, parsed, data, filename, source=source, today=today)
 
 
 def record_refusal(session: Session, actor: Actor | None, filename: str, source: str,

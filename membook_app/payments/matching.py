@@ -1,8 +1,10 @@
 """Match imported payments to invoices by reference — set-based, and explaining itself.
 
-`match_import` works on the payments of one `BankImport` that the importer staged in a
-temporary table with status "new" and decides, in a handful of SQL statements whatever the
-file size (the payments are then written once, with their final status):
+`match_staged` works on the payments of one `BankImport` that the importer staged in a
+temporary table with status "new" (a chunk of the file at a time, in file order) and
+decides, in a handful of SQL statements whatever the chunk size (the payments are then
+written once, with their final status); `finish_import` then handles the file's
+corrections and counts:
 
 * reference of an open invoice, amount = what is due → `matched`, an invoice allocation;
 * less than due → `matched`, the invoice becomes partly paid;
@@ -52,6 +54,9 @@ _MONEY_LOCK = 0x4D42_4D4E  # "MBMN": serialises bank imports and manual bookings
 
 @dataclass(frozen=True)
 class MatchCounts:
+    payments: int
+    credit_cents: int
+    debit_cents: int
     matched: int
     unmatched: int
     outgoing: int
@@ -153,41 +158,51 @@ JOIN membook_stage s ON s.row_no = m.row_no
 WHERE m.to_credit > 0"""
 
 
-def allocate_payment_ids(session: Session, count: int) -> list[int]:
-    """Ids for `count` payments written in this transaction, so staged rows and their
-    allocations refer to them without reading the payment table back.
-
-    PostgreSQL: from the id sequence (never handed out twice). SQLite: after the largest
-    id — safe because `lock_money` holds the database write lock until commit.
-    """
-    if count <= 0:
-        return []
-    connection = session.connection()
-    if is_sqlite(connection.engine):
-        start = int(connection.execute(sa.text(
-            "SELECT coalesce(max(id), 0) FROM payment")).scalar() or 0) + 1
-        return list(range(start, start + count))
-    # One array value through the driver: 100,000 result rows through SQLAlchemy cost
-    # ~0.6 s of client CPU, the array ~0.01 s. Sorted so that ids follow the file order.
-    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute("SELECT array_agg(nextval(pg_get_serial_sequence('payment', 'id'))) "
-                       "FROM generate_series(1, %s)", (count,))
-        row = cursor.fetchone()
-    return sorted(row[0]) if row else []
-
-
 def create_stage(session: Session) -> None:
-    """The per-import staging table (temporary, this connection only)."""
+    """The per-chunk staging table (temporary, this connection only).
+
+    On PostgreSQL the payment id comes from the payment table's own sequence as each row
+    is copied in, in file order; SQLite gets its ids in `drop_booked`.
+    """
     connection = session.connection()
     connection.execute(sa.text("DROP TABLE IF EXISTS membook_stage"))
-    connection.execute(sa.text(_CREATE_STAGE))
+    if is_sqlite(connection.engine):
+        connection.execute(sa.text(_CREATE_STAGE))
+    else:
+        connection.execute(sa.text(_CREATE_STAGE.replace(
+            "id BIGINT", "id BIGINT DEFAULT nextval(pg_get_serial_sequence('payment', 'id')"
+                         "::regclass)")))
 
 
-def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
-    """Match the staged payments of one import and write them with their allocations.
+def drop_booked(session: Session) -> int:
+    """Remove staged payments whose archive id is booked already (an earlier file, or an
+    earlier chunk of this one) and return how many; on SQLite then number the rest.
 
-    The importer has filled `membook_stage` (`create_stage`); statuses there are "new"
-    (to be matched), "unmatched" or "outgoing" (decided from the file alone).
+    SQLite's ids follow the largest id in file order, which is safe because `lock_money`
+    holds the database write lock until commit; the gaps the dropped rows leave are
+    harmless.
+    """
+    connection = session.connection()
+    if not is_sqlite(connection.engine):
+        connection.execute(sa.text("ANALYZE membook_stage"))
+    dropped = connection.execute(sa.text(
+        "DELETE FROM membook_stage WHERE EXISTS (SELECT 1 FROM payment p "
+        "WHERE p.source = membook_stage.source AND p.source_id = membook_stage.source_id)"))
+    if is_sqlite(connection.engine):
+        connection.execute(sa.text(
+            "UPDATE membook_stage SET id = row_no + 1 "
+            "+ (SELECT coalesce(max(id), 0) FROM payment) "
+            "- (SELECT min(row_no) FROM membook_stage)"))
+    return int(dropped.rowcount or 0)
+
+
+def match_staged(session: Session, today: date) -> set[int]:
+    """Match the payments staged in `membook_stage` and write them with their allocations.
+
+    The importer has filled `membook_stage` (`create_stage`) with one chunk of a file in file
+    order and dropped what was booked before (`drop_booked`); statuses there are "new" (to be matched), "unmatched" or "outgoing" (decided from
+    the file alone). The touched invoices are refreshed before returning, so the next chunk
+    of the same file sees what this one paid. Returns the touched invoice ids.
     """
     now = utcnow()
     connection = session.connection()
@@ -195,10 +210,10 @@ def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
     connection.execute(sa.text(_CREATE_MATCH))
     try:
         if not is_sqlite(connection.engine):
-            # The window sort over 100,000 staged payments and the grouped sums of
+            # The window sort over the staged payments and the grouped sums of
             # refresh_invoices spill to disk with the default 4 MB; this transaction only.
+            # (`drop_booked` has analysed the staged rows.)
             connection.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-            connection.execute(sa.text("ANALYZE membook_stage"))
         connection.execute(sa.text(_FILL_MATCH))
         if not is_sqlite(connection.engine):
             connection.execute(sa.text("ANALYZE membook_match"))
@@ -214,17 +229,38 @@ def match_import(session: Session, import_id: int, today: date) -> MatchCounts:
     finally:
         connection.execute(sa.text("DROP TABLE IF EXISTS membook_match"))
         connection.execute(sa.text("DROP TABLE IF EXISTS membook_stage"))
-    invoice_ids |= _reverse_corrections(session, import_id, now)
     refresh_invoices(session, invoice_ids, today=today)
-    counts = dict(session.execute(
-        sa.select(Payment.status, sa.func.count()).where(Payment.bank_import_id == import_id)
-        .group_by(Payment.status)).all())
+    return invoice_ids
+
+
+def finish_import(session: Session, import_id: int, today: date,
+                  touched: set[int]) -> MatchCounts:
+    """After the last chunk: undo what the file's corrections correct, and count.
+
+    Corrections wait for the whole file because the payment one undoes may come later in
+    the same file.
+    """
+    reversed_invoices = _reverse_corrections(session, import_id, utcnow())
+    refresh_invoices(session, reversed_invoices, today=today)
+    counts: dict[str, int] = {}
+    credit = debit = 0
+    for status, count, plus, minus in session.execute(
+            sa.select(Payment.status, sa.func.count(),
+                      sa.func.sum(sa.case((Payment.amount_cents > 0, Payment.amount_cents),
+                                          else_=0)),
+                      sa.func.sum(sa.case((Payment.amount_cents < 0, -Payment.amount_cents),
+                                          else_=0)))
+            .where(Payment.bank_import_id == import_id).group_by(Payment.status)).all():
+        counts[status] = int(count)
+        credit += int(plus or 0)
+        debit += int(minus or 0)
     return MatchCounts(
+        payments=sum(counts.values()), credit_cents=credit, debit_cents=debit,
         matched=sum(int(counts.get(s, 0)) for s in MATCHED_STATUSES),
         unmatched=int(counts.get("unmatched", 0)),
         outgoing=int(counts.get("outgoing", 0)),
         reversals=int(counts.get("reversal", 0)),
-        invoice_ids=tuple(sorted(invoice_ids)),
+        invoice_ids=tuple(sorted(touched | reversed_invoices)),
     )
 
 
