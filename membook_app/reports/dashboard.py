@@ -43,6 +43,7 @@ What each figure means, precisely:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -50,6 +51,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
+from membook_app.db import session_scope
 from membook_app.errors import PermissionDenied
 from membook_app.payments.matching import MATCHED_STATUSES
 from membook_app.register.organizations import get_organization
@@ -342,11 +344,33 @@ def _latest_import(session: Session, operator: bool) -> ImportStatus | None:
                         latest.unmatched_count, latest.credit_cents)
 
 
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dashboard")
+
+
+def _url_of(session: Session) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=False)
+
+
+def _shares_apart(url: str, orgs: dict[int, str], period: str,
+                  large: bool) -> tuple[ShareFigure, ...]:
+    with session_scope(url) as session:
+        return _shares(session, orgs, period, large)
+
+
+def _settlement_apart(url: str, org_id: int, cut_off: datetime) -> SettlementEstimate:
+    with session_scope(url) as session:
+        org = session.get(Organization, org_id)
+        assert org is not None
+        return _settlement(session, org, cut_off)
+
+
 def dashboard(session: Session, actor: Actor, organization_id: int, today: date) -> Dashboard:
     """The dashboard of an organisation and its subtree, for anyone who may read it.
 
     `today` dates the buckets (months, weeks, ages, the period); the settlement
-    estimate's cut-off is this moment, as a run started now would have it.
+    estimate's cut-off is this moment, as a run started now would have it. The figures
+    are read over two connections at once, so they may stem from moments a few hundred
+    milliseconds apart — a dashboard, not a ledger; the reports are exact.
     """
     org = get_organization(session, organization_id)
     if not (actor.can("register.read", org.path) or actor.can("billing.read", org.path)):
@@ -363,10 +387,20 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date)
     members_now, months = _members(session, ids, today)
     period = billing_period(today)
     billing = actor.can("billing.read", org.path)
+    # The period's shares and the settlement estimate are the two heaviest figures and
+    # depend on nothing else here, so connections of their own compute them meanwhile (on
+    # PostgreSQL other backends, on SQLite other readers of the WAL database).
+    url = _url_of(session)
+    shares = _POOL.submit(_shares_apart, url, orgs, period,
+                          members_now > LARGE_SUBTREE) if billing else None
+    settlement = _POOL.submit(_settlement_apart, url, org.id, utcnow()) if billing else None
     weeks: tuple[WeekFigure, ...] = ()
     if billing:
         mostly_here = members_now >= _members_elsewhere(session, others)
         weeks = _weeks(session, ids, others if mostly_here else None, today)
+    receivables = _receivables(session, ids, today) if billing else ()
+    unmatched = _unmatched(session) if actor.is_operator else None
+    latest_import = _latest_import(session, actor.is_operator) if billing else None
     return Dashboard(
         organization_id=org.id,  # type: ignore[arg-type]
         organization_name=org.name,
@@ -374,10 +408,10 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date)
         period=period,
         members_now=members_now,
         months=months,
-        shares=_shares(session, orgs, period, members_now > LARGE_SUBTREE) if billing else (),
-        receivables=_receivables(session, ids, today) if billing else (),
+        shares=shares.result() if shares else (),
+        receivables=receivables,
         weeks=weeks,
-        unmatched=_unmatched(session) if actor.is_operator else None,
-        settlement=_settlement(session, org, utcnow()) if billing else None,
-        latest_import=_latest_import(session, actor.is_operator) if billing else None,
+        unmatched=unmatched,
+        settlement=settlement.result() if settlement else None,
+        latest_import=latest_import,
     )
