@@ -349,7 +349,8 @@ def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, dat
 
 def import_bank_file(session: Session, actor: Actor | None, data: bytes, filename: str, *,
                      source: str = "upload", today: date | None = None,
-                     least: int = LEAST, most: int = MOST) -> ImportResult:
+                     least: int = LEAST, most: int = MOST,
+                     progress: Callable[[int], None] | None = None) -> ImportResult:
     """Parse and import a bank file in the caller's transaction.
 
     The file is parsed on a background thread while the payments read so far are written
@@ -358,17 +359,20 @@ def import_bank_file(session: Session, actor: Actor | None, data: bytes, filenam
     the file is refused — possibly after some chunks were written, which the caller's
     transaction then rolls back, so nothing of a refused file stays; the caller records
     the refusal with `record_refusal` in its own transaction. `least` and `most`: the
-    payments a chunk waits for and the most it takes.
+    payments a chunk waits for and the most it takes. `progress(n)` is called after each
+    chunk with the number of the file's payments written so far (for the upload page;
+    it runs in the importing thread).
     """
     require_importer(actor)
     parse = BackgroundParse(data, filename, least=least, most=most)
     return _import(session, actor, parse.chunks(), lambda: parse.parsed, data, filename,
-                   source=source, today=today)
+                   source=source, today=today, progress=progress)
 
 
 def _import(session: Session, actor: Actor | None, chunks: Iterator[list[BankPayment]],
             parsed: Callable[[], ParsedFile], data: bytes, filename: str, *, source: str,
-            today: date | None) -> ImportResult:
+            today: date | None, progress: Callable[[int], None] | None = None
+            ) -> ImportResult:
     """The import itself: the file's row, then each chunk staged and matched in file order,
     then the corrections, counts and the statement balances of the verified file."""
     require_importer(actor)
@@ -397,6 +401,8 @@ def _import(session: Session, actor: Actor | None, chunks: Iterator[list[BankPay
             index += len(chunk)
             duplicates += _stage(session, preparer, rows)
             touched |= match_staged(session, day)
+            if progress:
+                progress(index)
         counts: MatchCounts = finish_import(session, bank_import.id, day, touched)
     whole = parsed()
     # A camt.053 statement's last balance block is what escrow reconciliation compares with.
@@ -483,11 +489,12 @@ def import_log(session: Session, actor: Actor, *, limit: int = 50) -> list[Impor
 
 
 def run_import(actor: Actor | None, data: bytes, filename: str, *, source: str,
-               today: date | None = None) -> ImportResult:
+               today: date | None = None,
+               progress: Callable[[int], None] | None = None) -> ImportResult:
     """The doors' entry point (upload page, CLI, inbox): import in one transaction and
     record a refused or repeated file in another, so the log shows every attempt.
 
-    Raises `BankFileError` after recording it.
+    Raises `BankFileError` after recording it. `progress` as for `import_bank_file`.
     """
     from membook_app.db import session_scope
 
@@ -495,7 +502,7 @@ def run_import(actor: Actor | None, data: bytes, filename: str, *, source: str,
     try:
         with session_scope() as session:
             result = import_bank_file(session, actor, data, filename, source=source,
-                                      today=today)
+                                      today=today, progress=progress)
     except BankFileError as exc:
         with session_scope() as session:
             record_refusal(session, actor, filename, source, exc)

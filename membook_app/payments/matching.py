@@ -199,10 +199,11 @@ def drop_booked(session: Session) -> int:
 def match_staged(session: Session, today: date) -> set[int]:
     """Match the payments staged in `membook_stage` and write them with their allocations.
 
-    The importer has filled `membook_stage` (`create_stage`) with one chunk of a file in file
-    order and dropped what was booked before (`drop_booked`); statuses there are "new" (to be matched), "unmatched" or "outgoing" (decided from
-    the file alone). The touched invoices are refreshed before returning, so the next chunk
-    of the same file sees what this one paid. Returns the touched invoice ids.
+    The importer has filled `membook_stage` (`create_stage`) with one chunk of a file in
+    file order and dropped what was booked before (`drop_booked`); statuses there are
+    "new" (to be matched), "unmatched" or "outgoing" (decided from the file alone). The
+    touched invoices are refreshed before returning, so the next chunk of the same file
+    sees what this one paid. Returns the touched invoice ids.
     """
     now = utcnow()
     connection = session.connection()

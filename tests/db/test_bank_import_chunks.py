@@ -134,3 +134,13 @@ def test_refused_file_is_logged_by_the_doors_entry_point(db_url: str) -> None:
         refused = s.exec(select(AuditEvent).where(
             AuditEvent.action == "bank_import.refused")).one()
         assert refused.after and refused.after["filename"] == "refused.txt"
+
+
+def test_progress_counts_the_payments_written_after_each_chunk(db_url: str) -> None:
+    make_world(db_url)
+    seen: list[int] = []
+    with session_scope(db_url) as s:
+        result = import_bank_file(s, None, sample(KTL), KTL, today=TODAY, least=3, most=3,
+                                  progress=seen.append)
+    assert seen == [3, 6, 7]
+    assert result.payment_count == 7

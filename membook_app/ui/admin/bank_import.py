@@ -2,11 +2,18 @@
 
 The daily inbox task imports the same way (`payments/inbox.py`); both end in the log
 with their counts and totals, who imported and when, and refused files with the reason.
+
+A big file (a year-end statement, a migration) takes seconds to import, so the upload
+handler starts the import on a worker thread — the server's event loop keeps serving
+everyone else — and a background event shows how many payments are done until it ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+import secrets
 
 import reflex as rx
 
@@ -14,7 +21,7 @@ from membook_app.banking.statement import BankFileError
 from membook_app.db import session_scope
 from membook_app.errors import ValidationError
 from membook_app.formatting import fi_datetime, money, number
-from membook_app.payments.bank_import import import_log, run_import
+from membook_app.payments.bank_import import ImportResult, import_log, run_import
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
@@ -25,8 +32,42 @@ MAX_BYTES = 50 * 1024 * 1024
 OUTCOMES = {"imported": "tuotu / imported", "refused": "hylätty / refused",
             "duplicate": "jo tuotu / already imported"}
 
+POLL_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
+
 nav_item("/admin/bank", "landmark", "Pankkitiedostot", "Bank files", order=400,
          operator_only=True)
+
+
+@dataclasses.dataclass
+class _Upload:
+    """One upload being imported on a worker thread; the thread writes, the page reads."""
+
+    done_payments: int = 0
+    result: ImportResult | None = None
+    error: str = ""
+    finished: bool = False
+
+
+# Running uploads by a random key kept in the uploader's private state. The upload and
+# its watcher run on the same server process (one socket), so a dict is enough.
+_UPLOADS: dict[str, _Upload] = {}
+
+
+def _import_in_thread(upload: _Upload, actor: object, data: bytes, name: str) -> None:
+    try:
+        upload.result = run_import(actor, data, name, source="upload",  # type: ignore[arg-type]
+                                   progress=lambda n: setattr(upload, "done_payments", n))
+    except BankFileError as exc:
+        upload.error = f"Tiedosto hylättiin, mitään ei tuotu / File refused, nothing " \
+                       f"imported: {exc}"
+    except Exception:  # the page must end its wait whatever happened
+        log.exception("bank file upload %s failed", name)
+        upload.error = ("Tuonti epäonnistui, mitään ei tuotu / The import failed, nothing "
+                        "was imported")
+    finally:
+        upload.finished = True
 
 
 @dataclasses.dataclass
@@ -51,6 +92,9 @@ class BankImportState(StaffState):
     log_rows: list[ImportLogView] = []
     result_text: str = ""
     error_text: str = ""
+    importing: bool = False
+    progress_text: str = ""
+    _upload_key: str = ""
 
     def _load(self) -> None:
         with session_scope() as session:
@@ -65,15 +109,23 @@ class BankImportState(StaffState):
 
     @rx.event
     @guarded("operator")
-    def load(self) -> None:
-        """The latest imports and refusals."""
+    def load(self) -> object:
+        """The latest imports and refusals; a reload finds a running upload again."""
         self._load()
+        if self.importing:
+            if self._upload_key in _UPLOADS:
+                return BankImportState.watch_upload
+            self._upload_key, self.importing, self.progress_text = "", False, ""
+        return None
 
     @rx.event
     @guarded("operator")
-    async def upload(self, files: list[rx.UploadFile]) -> None:
-        """Import the uploaded file in one transaction and show what happened."""
+    async def upload(self, files: list[rx.UploadFile]) -> object:
+        """Start importing the uploaded file (one transaction) and watch it to the end."""
         actor = current_actor()
+        if self.importing:
+            raise ValidationError("Edellinen tuonti on vielä kesken",
+                                  "The previous import is still running")
         self.result_text, self.error_text = "", ""
         if not files:
             raise ValidationError("Valitse tiedosto", "Choose a file", field="file")
@@ -82,14 +134,38 @@ class BankImportState(StaffState):
         if len(data) > MAX_BYTES:
             raise ValidationError("Tiedosto on liian suuri", "The file is too large")
         name = (upload.name or "pankkitiedosto").rsplit("/", 1)[-1]
-        try:
-            result = run_import(actor, data, name, source="upload")
-        except BankFileError as exc:
-            self.error_text = f"Tiedosto hylättiin, mitään ei tuotu / File refused, nothing " \
-                              f"imported: {exc}"
-        else:
-            self.result_text = result.summary()
-        self._load()
+        key = secrets.token_urlsafe(12)
+        job = _UPLOADS[key] = _Upload()
+        asyncio.get_running_loop().run_in_executor(None, _import_in_thread, job, actor, data,
+                                                   name)
+        self._upload_key, self.importing = key, True
+        self.progress_text = f"Tuodaan {name} … / Importing {name} …"
+        return BankImportState.watch_upload
+
+    @rx.event(background=True)
+    @guarded("operator")
+    async def watch_upload(self) -> None:
+        """Show the running import's progress, then its summary or why it was refused."""
+        async with self:
+            key = self._upload_key
+        job = _UPLOADS.get(key)
+        if job is None:
+            return
+        while True:
+            async with self:
+                if self._upload_key != key:
+                    return
+                if not job.finished:
+                    self.progress_text = (f"{number(job.done_payments)} maksua käsitelty / "
+                                          "payments processed")
+                else:
+                    _UPLOADS.pop(key, None)
+                    self._upload_key, self.importing, self.progress_text = "", False, ""
+                    self.error_text = job.error
+                    self.result_text = job.result.summary() if job.result else ""
+                    self._load()
+                    return
+            await asyncio.sleep(POLL_SECONDS)
 
 
 def _log_row(row: ImportLogView) -> rx.Component:
@@ -123,9 +199,14 @@ def bank_import_view() -> rx.Component:
                 border_radius="8px",
             ),
             rx.button(t("Tuo", "Import"), id="bank-upload-button",
+                      loading=BankImportState.importing,
                       on_click=BankImportState.upload(rx.upload_files(upload_id=UPLOAD_ID))),
             align="center", wrap="wrap",
         ),
+        rx.cond(BankImportState.importing,
+                rx.hstack(rx.spinner(size="2"),
+                          rx.text(BankImportState.progress_text, size="2",
+                                  id="bank-import-progress"), align="center")),
         rx.cond(BankImportState.result_text != "",
                 rx.callout(BankImportState.result_text, color_scheme="green",
                            id="bank-import-result")),
