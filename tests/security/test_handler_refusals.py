@@ -7,6 +7,7 @@ arguments. Each call must be refused and the database must be unchanged.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from membook_app.ui.admin.outbox import OutboxState
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.admin.register import RegisterState
 from membook_app.ui.portal.me import PortalState
-from models import AuditEvent, Membership, Person
+from models import AuditEvent, Membership, OutboxMessage, Person, utcnow
 from tests.factories import make_member, make_member_login, make_staff, make_tree
 from tests.handlers import call_handler, is_refusal, state_for
 
@@ -101,6 +102,17 @@ async def test_outbox_is_operator_only(world: dict[str, Any], who: str) -> None:
     result = await call_handler(state, "load")
     assert is_refusal(result), result
     assert state.messages == []
+    # Mail stuck in 'sending' is the operator's to settle.
+    with session_scope(world["url"]) as s:
+        stuck = OutboxMessage(to_address="x@example.fi", subject="Lasku", text_body="…",
+                              status="sending", created_at=utcnow() - timedelta(hours=1))
+        s.add(stuck)
+        s.flush()
+        stuck_id = stuck.id
+    for action in ("resend", "mark_sent"):
+        assert is_refusal(await call_handler(state, "settle", stuck_id, action))
+    with session_scope(world["url"]) as s:
+        assert s.get(OutboxMessage, stuck_id).status == "sending"  # type: ignore[union-attr]
 
 
 async def test_member_cannot_change_locked_fields(world: dict[str, Any]) -> None:

@@ -185,10 +185,11 @@ def invoice_mail_view() -> rx.Component:
         rx.cond(InvoiceMailState.stuck > 0, rx.callout(
             t("Osa viesteistä jäi lähetystilaan (työ keskeytyi kesken lähetyksen). Niitä ei "
               "lähetetä automaattisesti uudelleen, koska maksaja on voinut jo saada viestin: "
-              "ylläpito tarkistaa ne lähtevistä viesteistä.",
+              "ylläpito lähettää ne uudelleen tai merkitsee lähetetyiksi Lähtevät viestit "
+              "-sivulla.",
               "Some messages were left 'sending' (the worker stopped mid-send). They are not "
               "resent automatically because the payer may already have them: the operator "
-              "checks them in the outbox."),
+              "sends them again or marks them as sent on the Outbox page."),
             color_scheme="orange", icon="triangle_alert", id="mail-stuck")),
         rx.cond(InvoiceMailState.problem != "", rx.callout(
             InvoiceMailState.problem, color_scheme="red", icon="triangle_alert")),

@@ -9,6 +9,7 @@ import reflex as rx
 from membook_app.db import session_scope
 from membook_app.formatting import fi_datetime
 from membook_app.mail.listing import list_outbox, read_message
+from membook_app.mail.recovery import settle_stuck, stuck_ids
 from membook_app.ui.admin.shell import StaffState, admin_page
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
@@ -23,6 +24,7 @@ class OutboxView:
     status: str
     created: str
     error: str
+    stuck: bool
 
 
 class OutboxState(StaffState):
@@ -30,15 +32,32 @@ class OutboxState(StaffState):
     open_subject: str = ""
     open_body: str = ""
     open_to: str = ""
+    notice: str = ""
+
+    def _load(self) -> None:
+        with session_scope() as session:
+            rows = list_outbox(session, current_actor())
+            stuck = stuck_ids(session, current_actor())
+        self.messages = [OutboxView(r.id, r.to_address, r.subject, r.status,
+                                    fi_datetime(r.created_at), r.last_error, r.id in stuck)
+                         for r in rows]
 
     @rx.event
     @guarded("operator")
     def load(self) -> None:
         """The latest messages, newest first."""
+        self._load()
+
+    @rx.event
+    @guarded("operator")
+    def settle(self, message_id: int, action: str) -> None:
+        """A message stuck in 'sending': send it again, or record that it went out."""
         with session_scope() as session:
-            rows = list_outbox(session, current_actor())
-        self.messages = [OutboxView(r.id, r.to_address, r.subject, r.status,
-                                    fi_datetime(r.created_at), r.last_error) for r in rows]
+            status = settle_stuck(session, current_actor(), int(message_id), str(action))
+        self.notice = (f"Viesti {int(message_id)}: jonossa uudelleen / queued again"
+                       if status == "queued" else
+                       f"Viesti {int(message_id)}: merkitty lähetetyksi / marked as sent")
+        self._load()
 
     @rx.event
     @guarded("operator")
@@ -55,6 +74,14 @@ def outbox_view() -> rx.Component:
     """List on top, the opened message below."""
     return rx.vstack(
         page_title(t("Lähtevät viestit", "Outbox")),
+        rx.text(t("Lähetystilaan jumiin jääneet viestit (työ keskeytyi kesken lähetyksen) eivät "
+                  "lähde uudelleen itsestään, koska vastaanottaja on voinut jo saada ne: "
+                  "tarkista SMTP-palvelimen lokista ja valitse lähetetäänkö uudelleen.",
+                  "Messages stuck in 'sending' (the worker stopped mid-send) are not resent "
+                  "by themselves, as the recipient may already have them: check the SMTP "
+                  "server's log and choose whether to send again."), size="2"),
+        rx.cond(OutboxState.notice != "", rx.callout(OutboxState.notice, color_scheme="green",
+                                                     id="outbox-notice")),
         rx.table.root(
             rx.table.header(rx.table.row(
                 rx.table.column_header_cell(t("Aika", "Time")),
@@ -66,7 +93,14 @@ def outbox_view() -> rx.Component:
                 rx.table.cell(m.created), rx.table.cell(m.to_address),
                 rx.table.cell(rx.link(m.subject, on_click=OutboxState.open(m.id),
                                       cursor="pointer")),
-                rx.table.cell(m.status, " ", m.error),
+                rx.table.cell(m.status, " ", m.error, rx.cond(m.stuck, rx.hstack(
+                    rx.button(t("Lähetä uudelleen", "Send again"), size="1", variant="soft",
+                              on_click=OutboxState.settle(m.id, "resend"),
+                              id=f"resend-{m.id}"),
+                    rx.button(t("Merkitse lähetetyksi", "Mark as sent"), size="1",
+                              variant="outline", on_click=OutboxState.settle(m.id, "mark_sent"),
+                              id=f"mark-sent-{m.id}"),
+                    spacing="2", wrap="wrap"))),
             ))),
             size="1", width="100%", id="outbox-table",
         ),
