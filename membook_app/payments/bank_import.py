@@ -337,16 +337,6 @@ def _stage(session: Session, preparer: _Preparer, chunk: list[Any]) -> int:
     return repeats + drop_booked(session)
 
 
-def import_parsed(session: Session, actor: Actor | None, parsed: ParsedFile, data: bytes,
-                  filename: str, *, source: str = "upload", today: date | None = None
-                  ) -> ImportResult:
-    """Import an already parsed file in the caller's transaction (see `import_bank_file`)."""
-    payments = list(parsed.payments)
-    chunks = (payments[i:i + LEAST] for i in range(0, len(payments), LEAST))
-    return _import(session, actor, chunks, lambda: parsed, data, filename, source=source,
-                   today=today)
-
-
 def import_bank_file(session: Session, actor: Actor | None, data: bytes, filename: str, *,
                      source: str = "upload", today: date | None = None,
                      least: int = LEAST, most: int = MOST,
