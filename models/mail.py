@@ -31,4 +31,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
+    # When delivery claimed it (queued → sending): mail still 'sending' long after its
+    # claim was left by a crashed worker (membook_app/mail/recovery.py).
+    claimed_at: datetime | None = None
     sent_at: datetime | None = None

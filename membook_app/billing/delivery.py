@@ -48,6 +48,7 @@ from membook_app.errors import NotFound, ValidationError
 from membook_app.formatting import fi_date, money
 from membook_app.jobs import JobStatus, create_job, finish_job, job_status, report_progress
 from membook_app.mail.outbox import MAX_ATTEMPTS
+from membook_app.mail.recovery import STUCK_AFTER, is_stuck
 from membook_app.mail.smtp import SmtpConfig, send_one
 from membook_app.mail.templates import render
 from membook_app.settings import get_settings
@@ -453,7 +454,8 @@ def _claim(session: Session, message_id: int) -> bool:
     claimed = session.execute(
         sa.update(OutboxMessage)
         .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "queued")
-        .values(status="sending", attempts=col(OutboxMessage.attempts) + 1)
+        .values(status="sending", attempts=col(OutboxMessage.attempts) + 1,
+                claimed_at=utcnow())
     ).rowcount
     session.commit()
     return claimed == 1
@@ -579,7 +581,7 @@ def mail_runs(session: Session, actor: Actor, organization_id: int) -> list[RunO
 
 
 def stuck_messages(session: Session, actor: Actor, organization_id: int,
-                   older_than: timedelta = timedelta(minutes=10)) -> int:
+                   older_than: timedelta = STUCK_AFTER) -> int:
     """Invoice mail left 'sending' (a worker crashed mid-send): the operator checks these
     in the outbox, since the payer may or may not have the message."""
     org = _organization(session, actor, organization_id, "billing.read")
@@ -588,8 +590,7 @@ def stuck_messages(session: Session, actor: Actor, organization_id: int,
         .join(Organization, Organization.id == OutboxMessage.organization_id)
         .where(col(Organization.path).startswith(org.path),
                col(OutboxMessage.kind).in_((MAIL_KIND, "reminder")),
-               OutboxMessage.status == "sending",
-               OutboxMessage.created_at < utcnow() - older_than)).scalar_one())
+               is_stuck(older_than))).scalar_one())
 
 
 def job_mail_status(session: Session, actor: Actor, job_id: int

@@ -67,7 +67,8 @@ def deliver_pending(
             claimed = session.exec(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "queued")
-                .values(status="sending", attempts=col(OutboxMessage.attempts) + 1)
+                .values(status="sending", attempts=col(OutboxMessage.attempts) + 1,
+                        claimed_at=utcnow())
             ).rowcount
             session.commit()
             if claimed != 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select, update
 
 from membook_app.accounts.permissions import Actor
@@ -25,13 +26,18 @@ STUCK_AFTER = timedelta(minutes=10)
 ACTIONS = {"resend": "queued", "mark_sent": "sent"}
 
 
+def is_stuck(older_than: timedelta = STUCK_AFTER) -> sa.ColumnElement[bool]:
+    """'sending', and claimed more than `older_than` ago (messages claimed before the
+    claim time was recorded count from their creation)."""
+    claimed = sa.func.coalesce(col(OutboxMessage.claimed_at), col(OutboxMessage.created_at))
+    return sa.and_(OutboxMessage.status == "sending", claimed < utcnow() - older_than)
+
+
 def stuck_ids(session: Session, actor: Actor) -> set[int]:
     """Messages claimed for sending more than STUCK_AFTER ago and never finished."""
     if not actor.is_operator:
         raise PermissionDenied()
-    return set(session.exec(select(OutboxMessage.id).where(
-        OutboxMessage.status == "sending",
-        col(OutboxMessage.created_at) < utcnow() - STUCK_AFTER)).all())  # type: ignore[arg-type]
+    return set(session.exec(select(OutboxMessage.id).where(is_stuck())).all())  # type: ignore[arg-type]
 
 
 def settle_stuck(session: Session, actor: Actor, message_id: int, action: str) -> str:

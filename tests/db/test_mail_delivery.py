@@ -132,6 +132,7 @@ def test_queued_message_is_delivered_with_its_headers_and_parts(
     row = _rows(db_url)[message_id]
     assert row.status == "sent" and row.attempts == 1 and row.last_error is None
     assert row.sent_at is not None and row.sent_at >= row.created_at
+    assert row.claimed_at is not None and row.created_at <= row.claimed_at <= row.sent_at
 
     # Sent mail is not sent again; a text-only message has no HTML part.
     _queue(db_url, "plain@example.fi", subject="Pelkkä teksti", html=None)
