@@ -31,6 +31,7 @@ def test_operator_sends_a_stuck_message_again(server: dict[str, str], page: Page
     page.locator(f"#resend-{stuck_id}").click()
     expect(page.locator("#outbox-notice")).to_contain_text("jonossa uudelleen")
     expect(page.locator(f"#resend-{stuck_id}")).to_have_count(0)
+    expect(page.locator("#outbox-table")).to_contain_text("jonossa / queued")
     shot(page, "outbox-stuck-resent")
     with session_scope(url) as s:
         message = s.get(OutboxMessage, stuck_id)

@@ -27,6 +27,12 @@ class OutboxView:
     stuck: bool
 
 
+MAIL_STATUS_LABELS = {
+    "queued": "jonossa / queued", "sending": "lähetetään / sending",
+    "sent": "lähetetty / sent", "failed": "epäonnistui / failed",
+}
+
+
 class OutboxState(StaffState):
     messages: list[OutboxView] = []
     open_subject: str = ""
@@ -38,7 +44,8 @@ class OutboxState(StaffState):
         with session_scope() as session:
             rows = list_outbox(session, current_actor())
             stuck = stuck_ids(session, current_actor())
-        self.messages = [OutboxView(r.id, r.to_address, r.subject, r.status,
+        self.messages = [OutboxView(r.id, r.to_address, r.subject,
+                                    MAIL_STATUS_LABELS.get(r.status, r.status),
                                     fi_datetime(r.created_at), r.last_error, r.id in stuck)
                          for r in rows]
 
