@@ -9,33 +9,29 @@ cannot be probed.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from membook_app.db import session_scope
 from membook_app.errors import NotFound
 from membook_app.register.exporter import export_file_for
 from membook_app.web.auth import actor_from_request
-
-MEDIA = {
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".csv": "text/csv; charset=utf-8",
-}
-_PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+from membook_app.web.downloads import MEDIA, PRIVATE, not_found, unauthorised
 
 
 async def download_export(request: Request) -> Response:
+    """Streamed from its file (an export can be large), so not `private_download`."""
     actor = actor_from_request(request)
     if actor is None:
-        return PlainTextResponse("Kirjaudu sisään / sign in", status_code=401, headers=_PRIVATE)
+        return unauthorised()
     try:
         job_id = int(request.path_params["job_id"])
         with session_scope() as session:
             path, filename = export_file_for(session, actor, job_id)
     except (NotFound, ValueError):
-        return PlainTextResponse("Ei löydy / not found", status_code=404, headers=_PRIVATE)
+        return not_found()
     return FileResponse(path, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
-                        filename=filename, headers=_PRIVATE)
+                        filename=filename, headers=PRIVATE)
 
 
 ROUTES = [Route("/api/exports/{job_id:int}", download_export)]

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from membook_app.accounts.permissions import Actor
 from membook_app.db import session_scope
-from membook_app.errors import NotFound, PermissionDenied, ValidationError
+from membook_app.errors import ValidationError
 from membook_app.reports.registry import Filters
 from membook_app.reports.xlsx import export_report
-from membook_app.web.auth import actor_from_request
-from membook_app.web.exports import MEDIA
-
-_PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+from membook_app.web.downloads import MEDIA, private_download
 
 
 def _filters(request: Request) -> Filters:
@@ -47,28 +43,17 @@ def _filters(request: Request) -> Filters:
                    params.get("bucket") or None)
 
 
-def _build(actor: Actor, name: str, filters: Filters) -> bytes:
-    with session_scope() as session:
-        data = export_report(session, actor, name, filters)
-    assert isinstance(data, bytes)
-    return data
-
-
 async def download_report(request: Request) -> Response:
-    actor = actor_from_request(request)
-    if actor is None:
-        return PlainTextResponse("Kirjaudu sisään / sign in", status_code=401, headers=_PRIVATE)
     name = request.path_params["name"]
-    try:
+
+    def build(actor: Actor) -> tuple[bytes, str]:
         filters = _filters(request)
-        data = await run_in_threadpool(_build, actor, name, filters)
-    except (NotFound, PermissionDenied):
-        return PlainTextResponse("Ei löydy / not found", status_code=404, headers=_PRIVATE)
-    except ValidationError as exc:
-        return PlainTextResponse(str(exc), status_code=400, headers=_PRIVATE)
-    filename = f"{name}-{date.today().isoformat()}.xlsx"
-    return Response(data, media_type=MEDIA[".xlsx"], headers={
-        **_PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'})
+        with session_scope() as session:
+            data = export_report(session, actor, name, filters)
+        assert isinstance(data, bytes)
+        return data, f"{name}-{date.today().isoformat()}.xlsx"
+
+    return await private_download(request, build, MEDIA[".xlsx"])
 
 
 ROUTES = [Route("/api/reports/{name}.xlsx", download_report, methods=["GET"])]

@@ -9,14 +9,13 @@ settlement ids cannot be probed.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from membook_app.accounts.permissions import Actor
 from membook_app.db import session_scope
-from membook_app.errors import NotFound
 from membook_app.settlements.report_xlsx import settlement_report_xlsx
-from membook_app.web.auth import actor_from_request
-from membook_app.web.exports import _PRIVATE, MEDIA
+from membook_app.web.downloads import MEDIA, private_download
 
 
 def report_url(settlement_id: int) -> str:
@@ -25,17 +24,13 @@ def report_url(settlement_id: int) -> str:
 
 
 async def download_settlement_report(request: Request) -> Response:
-    actor = actor_from_request(request)
-    if actor is None:
-        return PlainTextResponse("Kirjaudu sisään / sign in", status_code=401, headers=_PRIVATE)
-    try:
+    settlement_id = int(request.path_params["settlement_id"])
+
+    def build(actor: Actor) -> tuple[bytes, str]:
         with session_scope() as session:
-            data, filename = settlement_report_xlsx(
-                session, actor, int(request.path_params["settlement_id"]))
-    except NotFound:
-        return PlainTextResponse("Ei löydy / not found", status_code=404, headers=_PRIVATE)
-    return Response(data, media_type=MEDIA[".xlsx"], headers={
-        **_PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'})
+            return settlement_report_xlsx(session, actor, settlement_id)
+
+    return await private_download(request, build, MEDIA[".xlsx"])
 
 
 ROUTES = [Route("/api/settlements/{settlement_id:int}/report.xlsx", download_settlement_report)]
