@@ -24,6 +24,7 @@ from membook_app.formatting import fi_date, money, number
 from membook_app.register import validation as v
 from membook_app.register.organizations import get_organization
 from membook_app.register.people import get_person_for
+from membook_app.ui.admin.list_filters import PagingMixin
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
@@ -52,13 +53,10 @@ class InvoiceRowView:
     status: str
 
 
-class InvoiceListState(StaffState):
+class InvoiceListState(PagingMixin, StaffState):
     search: str = ""
     status_filter: str = "all"
     period_filter: str = "all"
-    include_sub: bool = True
-    page: int = 1
-    pages: int = 1
     total: int = 0
     sum_text: str = ""
     rows: list[InvoiceRowView] = []
@@ -123,17 +121,6 @@ class InvoiceListState(StaffState):
         self.period_filter, self.page = value[:20] or "all", 1
         self._load()
 
-    @rx.event
-    @guarded("staff")
-    def set_include_sub(self, value: bool) -> None:
-        self.include_sub, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def go_to_page(self, page: int) -> None:
-        self.page = max(1, min(int(page), self.pages))
-        self._load()
 
 
 def _list_row(r: InvoiceRowView) -> rx.Component:

@@ -1,8 +1,10 @@
-"""The filter and paging handlers that the paged admin lists (payments, settlements) share.
+"""The paging and filter handlers that the paged admin lists share.
 
-A page's state mixes this in beside `StaffState`, names its filter fields in `FILTERS`
-and implements `_load`. Every handler is guarded; what a list shows is still decided by
-the domain query that `_load` runs with the current actor.
+`PagingMixin` (register, invoices, and through `ListFiltersMixin` payments and
+settlements): the page number and the subtree switch. `ListFiltersMixin` adds
+whitelisted filters by name and the operator's every-organisation switch. A page's state
+mixes one in beside `StaffState` and implements `_load`. Every handler is guarded; what a
+list shows is still decided by the domain query that `_load` runs with the current actor.
 """
 
 from __future__ import annotations
@@ -14,17 +16,34 @@ import reflex as rx
 from membook_app.ui.guard import guarded
 
 
-class ListFiltersMixin(rx.State, mixin=True):
-    """Page number, whitelisted text/select filters and the organisation scope switches."""
+class PagingMixin(rx.State, mixin=True):
+    """Page number and whether the sub-organisations are included."""
 
-    FILTERS: ClassVar[tuple[str, ...]] = ()
     include_sub: bool = True
-    all_orgs: bool = False
     page: int = 1
     pages: int = 1
 
     def _load(self) -> None:
         raise NotImplementedError
+
+    @rx.event
+    @guarded("staff")
+    def set_include_sub(self, value: bool) -> None:
+        self.include_sub, self.page = bool(value), 1
+        self._load()
+
+    @rx.event
+    @guarded("staff")
+    def go_to_page(self, page: int) -> None:
+        self.page = max(1, min(int(page), self.pages))
+        self._load()
+
+
+class ListFiltersMixin(PagingMixin, mixin=True):
+    """Whitelisted text/select filters and the operator's every-organisation switch."""
+
+    FILTERS: ClassVar[tuple[str, ...]] = ()
+    all_orgs: bool = False
 
     @rx.event
     @guarded("staff")
@@ -37,19 +56,7 @@ class ListFiltersMixin(rx.State, mixin=True):
         self._load()
 
     @rx.event
-    @guarded("staff")
-    def set_include_sub(self, value: bool) -> None:
-        self.include_sub, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
     @guarded("operator")
     def set_all_orgs(self, value: bool) -> None:
         self.all_orgs, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
-    def go_to_page(self, page: int) -> None:
-        self.page = max(1, min(int(page), self.pages))
         self._load()

@@ -11,6 +11,7 @@ from membook_app.formatting import fi_date, number
 from membook_app.register.custom_fields import list_fields
 from membook_app.register.memberships import membership_types
 from membook_app.register.search import RegisterQuery, register_page
+from membook_app.ui.admin.list_filters import PagingMixin
 from membook_app.ui.admin.shell import StaffState, admin_page
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
@@ -40,20 +41,17 @@ class TypeOption:
     name: str
 
 
-class RegisterState(StaffState):
+class RegisterState(PagingMixin, StaffState):
     """One page of rows at a time; filters live here, rows come from SQL."""
 
     search: str = ""
     type_filter: str = "all"
     status_filter: str = "active"
-    include_sub: bool = True
     sort: str = "name"
     descending: bool = False
-    page: int = 1
     page_size: int = 50
     rows: list[RegisterRowView] = []
     total: int = 0
-    pages: int = 1
     types: list[TypeOption] = []
     custom_fields: list[TypeOption] = []
     cf_filter: str = "none"
@@ -143,12 +141,6 @@ class RegisterState(StaffState):
 
     @rx.event
     @guarded("staff")
-    def set_include_sub(self, value: bool) -> None:
-        self.include_sub, self.page = bool(value), 1
-        self._load()
-
-    @rx.event
-    @guarded("staff")
     def sort_by(self, column: str) -> None:
         """Click a header: sort by it, a second click reverses."""
         if column == self.sort:
@@ -157,11 +149,6 @@ class RegisterState(StaffState):
             self.sort, self.descending = column, False
         self._load()
 
-    @rx.event
-    @guarded("staff")
-    def go_to_page(self, page: int) -> None:
-        self.page = max(1, min(int(page), self.pages))
-        self._load()
 
 
 def _header_cell(label: rx.Var, column: str | None) -> rx.Component:
