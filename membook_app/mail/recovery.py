@@ -43,25 +43,22 @@ def stuck_ids(session: Session, actor: Actor) -> set[int]:
 def settle_stuck(session: Session, actor: Actor, message_id: int, action: str) -> str:
     """Send a stuck message again (`resend`) or record it as delivered (`mark_sent`).
 
-    Conditional on the message still being 'sending', so a worker that finishes after
-    all, or a second operator, is never overruled. Returns the new status.
+    One UPDATE conditional on the message being stuck (`is_stuck`), so a worker that
+    finishes after all, or a second operator, is never overruled. Returns the new status.
     """
     if not actor.is_operator:
         raise PermissionDenied()
     if action not in ACTIONS:
         raise ValidationError("Tuntematon toiminto", "Unknown action", field="action")
-    if int(message_id) not in stuck_ids(session, actor):
-        raise ValidationError("Viesti ei ole jumissa lähetyksessä",
-                              "The message is not stuck in sending")
     status = ACTIONS[action]
     values: dict[str, object] = {"status": status}
     if status == "sent":
         values.update(sent_at=utcnow(), last_error="merkitty lähetetyksi / marked as sent")
     changed = session.exec(update(OutboxMessage).where(  # type: ignore[call-overload]
-        col(OutboxMessage.id) == int(message_id), col(OutboxMessage.status) == "sending")
-        .values(**values)).rowcount
+        col(OutboxMessage.id) == int(message_id), is_stuck()).values(**values)).rowcount
     if changed != 1:
-        raise ValidationError("Viestin tila muuttui juuri", "The message's state just changed")
+        raise ValidationError("Viesti ei ole jumissa lähetyksessä",
+                              "The message is not stuck in sending")
     record(session, actor, f"outbox.{action}", "outboxmessage", int(message_id),
            before={"status": "sending"}, after={"status": status})
     return status
