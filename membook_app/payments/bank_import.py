@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -36,7 +36,6 @@ from membook_app.banking.references import normalise
 from membook_app.banking.statement import (
     BankFileError,
     BankPayment,
-    ParsedFile,
     gc_paused,
 )
 from membook_app.db import is_sqlite
@@ -280,7 +279,7 @@ class _Preparer:
                   status, rule, self.now]
         if candidates:
             return _Repair(values, candidates, bool(p.reference))
-        return self.encode(values)
+        return tuple(values)
 
     def day(self, value: date | None) -> Any:
         if value is None or not self.sqlite:
@@ -289,10 +288,6 @@ class _Preparer:
         if text is None:
             text = self.days[value] = value.isoformat()
         return text
-
-    @staticmethod
-    def encode(values: list[Any]) -> tuple[Any, ...]:
-        return tuple(values)
 
 
 def _stage(session: Session, preparer: _Preparer, chunk: list[Any]) -> int:
@@ -317,7 +312,7 @@ def _stage(session: Session, preparer: _Preparer, chunk: list[Any]) -> int:
     if repairs:
         known = _existing_references(
             session, (ref for r in repairs for ref, _ in r.candidates))
-        rows += [preparer.encode(r.resolve(known)) for r in repairs]
+        rows += [tuple(r.resolve(known)) for r in repairs]
     if not rows:
         return repeats
     connection = session.connection()
@@ -354,18 +349,6 @@ def import_bank_file(session: Session, actor: Actor | None, data: bytes, filenam
     it runs in the importing thread).
     """
     require_importer(actor)
-    parse = BackgroundParse(data, filename, least=least, most=most)
-    return _import(session, actor, parse.chunks(), lambda: parse.parsed, data, filename,
-                   source=source, today=today, progress=progress)
-
-
-def _import(session: Session, actor: Actor | None, chunks: Iterator[list[BankPayment]],
-            parsed: Callable[[], ParsedFile], data: bytes, filename: str, *, source: str,
-            today: date | None, progress: Callable[[int], None] | None = None
-            ) -> ImportResult:
-    """The import itself: the file's row, then each chunk staged and matched in file order,
-    then the corrections, counts and the statement balances of the verified file."""
-    require_importer(actor)
     digest = file_hash(data)
     lock_money(session)
     previous = session.exec(select(BankImport).where(BankImport.file_hash == digest)).first()
@@ -386,7 +369,8 @@ def _import(session: Session, actor: Actor | None, chunks: Iterator[list[BankPay
     # the session's own objects, collected once the collector runs again.
     with gc_paused():
         index = 0
-        for chunk in chunks:
+        parse = BackgroundParse(data, filename, least=least, most=most)
+        for chunk in parse.chunks():
             rows = [preparer(p, i) for i, p in enumerate(chunk, start=index)]
             index += len(chunk)
             duplicates += _stage(session, preparer, rows)
@@ -394,7 +378,7 @@ def _import(session: Session, actor: Actor | None, chunks: Iterator[list[BankPay
             if progress:
                 progress(index)
         counts: MatchCounts = finish_import(session, bank_import.id, day, touched)
-    whole = parsed()
+    whole = parse.parsed
     # A camt.053 statement's last balance block is what escrow reconciliation compares with.
     balance = whole.balances[-1] if whole.balances else None
     file_format = (whole.version or whole.format)[:30]
