@@ -34,13 +34,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from common import bulk_insert, log, measured, postgresql_database, sqlite_database
+from common import analyze, bulk_insert, log, measured, postgresql_database, sqlite_database
 
 from membook_app.banking.references import make_national, national_to_rf
 from membook_app.banking.statement import parse_bank_file
 from membook_app.billing.references import invoice_reference
 from membook_app.cli.admin import upgrade_database
-from membook_app.db import get_engine, session_scope
+from membook_app.db import session_scope
 from membook_app.demo.bank_files import BankLine, ktl_file
 from membook_app.payments.bank_import import import_bank_file
 from membook_app.register.organizations import create_organization
@@ -110,13 +110,7 @@ def seed(url: str, invoices: int, rng: random.Random) -> list[tuple[str, int]]:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(
                 "SELECT setval('invoice_id_seq', (SELECT max(id) FROM invoice))")
-    engine = get_engine(url)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE")
+    analyze(url)
     return refs
 
 

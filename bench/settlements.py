@@ -27,10 +27,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from bank_import import PG_ADMIN_URL
-from common import bulk_insert, log, measured, postgresql_database, sqlite_database
+from common import analyze, bulk_insert, log, measured, postgresql_database, sqlite_database
 
 from membook_app.cli.admin import upgrade_database
-from membook_app.db import get_engine, session_scope
+from membook_app.db import session_scope
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
 from membook_app.settlements.runs import approve_run, compute_shares, create_run
@@ -99,13 +99,7 @@ def seed(url: str, payments: int, rng: random.Random, first_id: int = 1,
         reversals = [a for a in allocations if "reverses_allocation_id" in a]
         if reversals:
             bulk_insert(connection, Allocation.__table__, reversals)  # type: ignore[arg-type]
-    engine = get_engine(url)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE")
+    analyze(url)
     return orgs
 
 
