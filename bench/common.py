@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from membook_app.db import get_engine
+from models import InvoiceRun, MembershipType, RunPrice, RunPriceLine
 
 CHUNK = 10_000
 
@@ -73,6 +75,42 @@ def bulk_insert(target: Session | sa.Connection, table: sa.Table,
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+class RunPrices:
+    """Seeded invoices' lines as an invoice run writes them: each distinct set of a
+    club's lines once, as a run price (`models.RunPrice`) that the invoices name.
+
+    `price(club, lines)` returns the price id of these (organisation, description,
+    cents) lines, writing the price (and a membership type of its own, which the
+    price's key needs) the first time."""
+
+    def __init__(self, session: Session, organization_id: int, period: str,
+                 issue_date: date, due_date: date) -> None:
+        self.session = session
+        run = InvoiceRun(organization_id=organization_id, period=period,
+                         issue_date=issue_date, due_date=due_date)
+        session.add(run)
+        session.flush()
+        self.run_id: int = run.id  # type: ignore[assignment]
+        self.ids: dict[tuple[int, tuple[tuple[int, str, int], ...]], int] = {}
+
+    def price(self, club: int, lines: tuple[tuple[int, str, int], ...]) -> int:
+        key = (club, lines)
+        if key not in self.ids:
+            kind = MembershipType(organization_id=club, name=f"Bench {self.run_id}-{len(self.ids)}")
+            self.session.add(kind)
+            self.session.flush()
+            price = RunPrice(run_id=self.run_id, organization_id=club, membership_type_id=kind.id,
+                             total_cents=sum(cents for _, _, cents in lines))
+            self.session.add(price)
+            self.session.flush()
+            self.session.add_all([
+                RunPriceLine(run_price_id=price.id, organization_id=org, description=text,
+                             amount_cents=cents, position=position)
+                for position, (org, text, cents) in enumerate(lines)])
+            self.ids[key] = price.id  # type: ignore[assignment]
+        return self.ids[key]
 
 
 def analyze(url: str) -> None:

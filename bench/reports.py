@@ -42,7 +42,15 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from common import analyze, bulk_insert, log, measured, postgresql_database, sqlite_database
+from common import (
+    RunPrices,
+    analyze,
+    bulk_insert,
+    log,
+    measured,
+    postgresql_database,
+    sqlite_database,
+)
 from register import PG_ADMIN_URL, build_actor, seed
 from sqlmodel import col
 
@@ -95,29 +103,29 @@ def seed_money(url: str, payments: int, rng: random.Random) -> None:
         members = session.execute(sa.select(Membership.id, Membership.person_id,
                                             Membership.organization_id)).all()
     invoices, lines, open_ids = [], [], []
-    totals: dict[int, int] = {}
+    line_sets: dict[int, tuple[tuple[int, str, int], ...]] = {}
     payer: dict[int, int] = {}
     invoice_id = 0
-    for period, due in PERIODS.items():
-        for membership_id, person_id, club in members:
-            invoice_id += 1
-            club_cents, district_cents = rng.choice((2000, 2500, 3000)), 1000
-            total = club_cents + district_cents
-            invoices.append({
-                "id": invoice_id, "organization_id": club, "person_id": person_id,
-                "payer_id": person_id, "membership_id": membership_id, "period": period,
-                "kind": "invoice", "reference": invoice_reference(invoice_id),
-                "description": f"Jäsenmaksu {period}", "issue_date": due - timedelta(days=30),
-                "due_date": due, "total_cents": total, "paid_cents": 0, "credited_cents": 0,
-                "status": "open", "created_at": now})
-            lines += [{"invoice_id": invoice_id, "organization_id": club,
-                       "description": "Seura", "amount_cents": club_cents, "kind": "fee",
-                       "position": 1},
-                      {"invoice_id": invoice_id, "organization_id": parents[club],
-                       "description": "Piiri", "amount_cents": district_cents, "kind": "fee",
-                       "position": 2}]
-            totals[invoice_id], payer[invoice_id] = total, person_id
-            open_ids.append(invoice_id)
+    with session_scope(url) as session:
+        federation = next(o for o, parent in parents.items() if parent is None)
+        for period, due in PERIODS.items():
+            prices = RunPrices(session, federation, period, due - timedelta(days=30), due)
+            for membership_id, person_id, club in members:
+                invoice_id += 1
+                line_sets[invoice_id] = ((club, "Seura", rng.choice((2000, 2500, 3000))),
+                                         (parents[club], "Piiri", 1000))
+                invoices.append({
+                    "id": invoice_id, "organization_id": club, "person_id": person_id,
+                    "payer_id": person_id, "membership_id": membership_id, "period": period,
+                    "kind": "invoice", "reference": invoice_reference(invoice_id),
+                    "run_id": prices.run_id,
+                    "run_price_id": prices.price(club, line_sets[invoice_id]),
+                    "description": f"Jäsenmaksu {period}",
+                    "issue_date": due - timedelta(days=30), "due_date": due,
+                    "total_cents": sum(c for _, _, c in line_sets[invoice_id]),
+                    "paid_cents": 0, "credited_cents": 0, "status": "open", "created_at": now})
+                payer[invoice_id] = person_id
+                open_ids.append(invoice_id)
     rng.shuffle(open_ids)
     by_id = {row["id"]: row for row in invoices}
     credit_notes = []
@@ -128,8 +136,10 @@ def seed_money(url: str, payments: int, rng: random.Random) -> None:
                              "credited_invoice_id": original, "membership_id": None,
                              "reference": invoice_reference(invoice_id),
                              "total_cents": -row["total_cents"], "status": "credited"})
-        lines += [{**line, "invoice_id": invoice_id, "amount_cents": -line["amount_cents"],
-                   "kind": "credit"} for line in lines[2 * (original - 1):2 * original]]
+        lines += [{"invoice_id": invoice_id, "organization_id": org,
+                   "description": f"Hyvitys: {text}", "amount_cents": -cents, "kind": "credit",
+                   "position": position}
+                  for position, (org, text, cents) in enumerate(line_sets[original])]
         row["credited_cents"], row["status"] = row["total_cents"], "credited"
     payable = open_ids[len(open_ids) // 100:]
     pays, allocations = [], []

@@ -1,10 +1,10 @@
 """Benchmark of a settlement run over 300,000 member payments.
 
 A federation with 10 districts and 100 clubs (three plans, three fees); every invoice has
-a club, a district and a federation line; the payments are a mix of exact, partial (split
-with rounding) and reversed ones. The seed writes the rows in bulk (the matching code has
-its own benchmark, bank_import.py); what is measured is the settlement code exactly as
-the CLI runs it:
+a club, a district and a federation line (of a run price, as an invoice run writes them);
+the payments are a mix of exact, partial (split with rounding) and reversed ones. The
+seed writes the rows in bulk (the matching code has its own benchmark, bank_import.py);
+what is measured is the settlement code exactly as the CLI runs it:
 
 * `compute_shares` (the dry run / dashboard estimate),
 * `create_run` (split, fees, settlements, every line: one transaction),
@@ -27,14 +27,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from bank_import import PG_ADMIN_URL
-from common import analyze, bulk_insert, log, measured, postgresql_database, sqlite_database
+from common import (
+    RunPrices,
+    analyze,
+    bulk_insert,
+    log,
+    measured,
+    postgresql_database,
+    sqlite_database,
+)
 
 from membook_app.cli.admin import upgrade_database
 from membook_app.db import session_scope
 from membook_app.register.organizations import create_organization
 from membook_app.register.plans import ensure_plans
 from membook_app.settlements.runs import approve_run, compute_shares, create_run
-from models import Allocation, Invoice, InvoiceLine, Payment, Person, SettlementLine, utcnow
+from models import Allocation, Invoice, Payment, Person, SettlementLine, utcnow
 
 IBANS = ("FI5542345670000081", "FI4950009420028730", "FI7944052020036082")
 TODAY = date(2026, 11, 27)
@@ -63,36 +71,39 @@ def seed(url: str, payments: int, rng: random.Random, first_id: int = 1,
             person = session.exec(sa.select(Person.id)).first()[0]  # type: ignore[call-overload,index]
         orgs = {"federation": fed.id, "clubs": clubs, "person": person}
     now = utcnow()
-    invoices, lines, pays, allocations = [], [], [], []
+    invoices, pays, allocations = [], [], []
     allocation_id = first_id * 2
-    for n in range(first_id, first_id + payments):
-        club, district = rng.choice(orgs["clubs"])
-        parts = (rng.choice((2000, 2500, 3000)), rng.choice((700, 1000)), 500)
-        total = sum(parts)
-        invoices.append({"id": n, "organization_id": club, "person_id": orgs["person"],
-                         "payer_id": orgs["person"], "kind": "invoice", "reference": str(n),
-                         "description": "Jäsenmaksu", "issue_date": TODAY - timedelta(30),
-                         "due_date": TODAY, "total_cents": total, "paid_cents": total,
-                         "credited_cents": 0, "status": "paid", "created_at": now})
-        for position, (org, cents) in enumerate(
-                zip((club, district, orgs["federation"]), parts, strict=True), start=1):
-            lines.append({"invoice_id": n, "organization_id": org, "description": "Maksu",
-                          "amount_cents": cents, "kind": "fee", "position": position})
-        cents = total if rng.random() > 0.1 else rng.randint(1, total)
-        pays.append({"id": n, "source": "bench", "source_id": f"P{n}", "booking_date": TODAY,
-                     "amount_cents": cents, "currency": "EUR", "status": "matched",
-                     "created_at": now})
-        allocations.append({"id": allocation_id, "payment_id": n, "invoice_id": n,
-                            "amount_cents": cents, "kind": "invoice", "created_at": now})
-        if rng.random() < 0.01:
-            allocations.append({"id": allocation_id + 1, "payment_id": n, "invoice_id": n,
-                                "amount_cents": -cents, "kind": "reversal",
-                                "reverses_allocation_id": allocation_id, "created_at": now})
-        allocation_id += 2
+    with session_scope(url) as session:
+        prices = RunPrices(session, orgs["federation"], "2027", TODAY - timedelta(30), TODAY)
+        for n in range(first_id, first_id + payments):
+            club, district = rng.choice(orgs["clubs"])
+            parts = (rng.choice((2000, 2500, 3000)), rng.choice((700, 1000)), 500)
+            total = sum(parts)
+            price = prices.price(club, tuple(zip(
+                (club, district, orgs["federation"]), ("Seura", "Piiri", "Liitto"), parts,
+                strict=True)))
+            invoices.append({"id": n, "organization_id": club, "person_id": orgs["person"],
+                             "payer_id": orgs["person"], "kind": "invoice",
+                             "reference": str(n), "description": "Jäsenmaksu",
+                             "run_id": prices.run_id, "run_price_id": price,
+                             "issue_date": TODAY - timedelta(30), "due_date": TODAY,
+                             "total_cents": total, "paid_cents": total, "credited_cents": 0,
+                             "status": "paid", "created_at": now})
+            cents = total if rng.random() > 0.1 else rng.randint(1, total)
+            pays.append({"id": n, "source": "bench", "source_id": f"P{n}",
+                         "booking_date": TODAY, "amount_cents": cents, "currency": "EUR",
+                         "status": "matched", "created_at": now})
+            allocations.append({"id": allocation_id, "payment_id": n, "invoice_id": n,
+                                "amount_cents": cents, "kind": "invoice", "created_at": now})
+            if rng.random() < 0.01:
+                allocations.append({"id": allocation_id + 1, "payment_id": n, "invoice_id": n,
+                                    "amount_cents": -cents, "kind": "reversal",
+                                    "reverses_allocation_id": allocation_id,
+                                    "created_at": now})
+            allocation_id += 2
     with session_scope(url) as session:
         connection = session.connection()
         bulk_insert(connection, Invoice.__table__, invoices)  # type: ignore[arg-type]
-        bulk_insert(connection, InvoiceLine.__table__, lines)  # type: ignore[arg-type]
         bulk_insert(connection, Payment.__table__, pays)  # type: ignore[arg-type]
         plain = [a for a in allocations if "reverses_allocation_id" not in a]
         bulk_insert(connection, Allocation.__table__, plain)  # type: ignore[arg-type]

@@ -11,6 +11,9 @@ from models.billing import (
     InvoiceRun,
     Reminder,
     ReminderRule,
+    RunPrice,
+    RunPriceLine,
+    invoice_lines,
 )
 from models.extras import CUSTOM_FIELD_KINDS, CustomField, CustomFieldValue, DeletionRequest, Job
 from models.mail import OutboxMessage
@@ -45,6 +48,9 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceRun",
+    "RunPrice",
+    "RunPriceLine",
+    "invoice_lines",
     "Job",
     "MembershipStatusChange",
     "Payment",

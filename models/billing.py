@@ -65,6 +65,10 @@ class Invoice(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_invoice_org_due", "organization_id", "due_date"),
+        # Only credit notes have it: a partial index costs a run's invoices nothing.
+        sa.Index("ix_invoice_credited_invoice_id", "credited_invoice_id",
+                 postgresql_where=sa.text("credited_invoice_id IS NOT NULL"),
+                 sqlite_where=sa.text("credited_invoice_id IS NOT NULL")),
         sa.CheckConstraint(
             "status IN ('open', 'partly_paid', 'paid', 'credited', 'overdue')",
             name="ck_invoice_status"),
@@ -76,9 +80,12 @@ class Invoice(SQLModel, table=True):
     payer_id: int = Field(foreign_key="person.id", index=True)
     membership_id: int | None = Field(default=None, foreign_key="membership.id")
     run_id: int | None = Field(default=None, foreign_key="invoicerun.id", index=True)
+    # A run invoice's fee lines are its run price's lines (RunPriceLine); its own lines in
+    # InvoiceLine are only what is added later (reminder fees). `invoice_lines` reads both.
+    run_price_id: int | None = Field(default=None, foreign_key="runprice.id")
     period: str | None = Field(default=None, max_length=20)
     kind: str = Field(default="invoice", max_length=20)
-    credited_invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    credited_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     # Run invoices get "<org>:<membership>:<period>" so a repeated run creates nothing.
     dedupe_key: str | None = Field(default=None, max_length=80, unique=True)
     reference: str = Field(max_length=20, unique=True)
@@ -92,8 +99,42 @@ class Invoice(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class RunPrice(SQLModel, table=True):
+    """What every invoice of one run for one club and membership type charges.
+
+    An invoice run writes its fee lines once per price, not once per invoice: 100,000
+    invoices share a few dozen prices, so a run writes 100,000 invoice rows instead of
+    400,000 rows, and PostgreSQL checks one foreign key per invoice for the lines instead
+    of two per line (docs/billing.md, "Invoice lines").
+    """
+
+    __table_args__ = (sa.UniqueConstraint("run_id", "organization_id", "membership_type_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="invoicerun.id")
+    organization_id: int = Field(foreign_key="organization.id")
+    membership_type_id: int = Field(foreign_key="membershiptype.id")
+    total_cents: int
+
+
+class RunPriceLine(SQLModel, table=True):
+    """One organisation's share in a run price; every invoice of the price carries it."""
+
+    __table_args__ = (sa.UniqueConstraint("run_price_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_price_id: int = Field(foreign_key="runprice.id")
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    description: str = Field(max_length=200)
+    amount_cents: int
+    kind: str = Field(default="fee", max_length=20)
+    position: int
+
+
 class InvoiceLine(SQLModel, table=True):
-    """One organisation's share on an invoice (or a reminder fee, or a manual line)."""
+    """A line written for one invoice: a manual invoice's or credit note's lines, or a
+    reminder fee. A line is known by (invoice, position), positions unique per invoice
+    across these and the run price's lines; read all of them through `invoice_lines`."""
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
@@ -126,3 +167,14 @@ class Reminder(SQLModel, table=True):
     sent_at: datetime = Field(default_factory=utcnow)
     fee_cents: int = 0
     outbox_message_id: int | None = Field(default=None, foreign_key="outboxmessage.id")
+
+
+# Every line of every invoice: its own lines and, for a run invoice, its run price's lines.
+# A view (migration c4d8e2f1a7b3), kept out of SQLModel's metadata so that autogenerate
+# and `alembic check` see no table to create; queries use this Table like any other.
+VIEWS = sa.MetaData()
+invoice_lines = sa.Table(
+    "invoice_lines", VIEWS,
+    sa.Column("invoice_id", sa.Integer), sa.Column("position", sa.Integer),
+    sa.Column("organization_id", sa.Integer), sa.Column("description", sa.String(200)),
+    sa.Column("amount_cents", sa.Integer), sa.Column("kind", sa.String(20)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from schwifty import IBAN
@@ -20,7 +21,7 @@ from membook_app.banking.epc_qr import epc_qr_payload, epc_qr_svg
 from membook_app.banking.references import format_national, format_rf
 from membook_app.formatting import fi_date, money
 from membook_app.settings import get_settings
-from models import Invoice, InvoiceLine, Organization, Person
+from models import Invoice, Organization, Person, invoice_lines
 
 STATUS_LABELS = {
     "open": ("Avoin", "Open"),
@@ -92,10 +93,10 @@ def load_views(session: Session, invoice_ids: list[int]) -> dict[int, InvoiceVie
         return {}
     invoices = session.execute(
         sa.select(Invoice).where(col(Invoice.id).in_(invoice_ids))).scalars().all()
-    lines: dict[int, list[InvoiceLine]] = {}
+    lines: dict[int, list[Any]] = {}
     for line in session.execute(
-            sa.select(InvoiceLine).where(col(InvoiceLine.invoice_id).in_(invoice_ids))
-            .order_by(InvoiceLine.invoice_id, InvoiceLine.position, InvoiceLine.id)).scalars():
+            sa.select(invoice_lines).where(invoice_lines.c.invoice_id.in_(invoice_ids))
+            .order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)):
         lines.setdefault(line.invoice_id, []).append(line)
     org_ids = {i.organization_id for i in invoices} | {
         ln.organization_id for group in lines.values() for ln in group}
@@ -112,7 +113,7 @@ def build_view(session: Session, invoice: Invoice) -> InvoiceView:
     return load_views(session, [invoice.id])[invoice.id]  # type: ignore[list-item,index]
 
 
-def _view(invoice: Invoice, lines: list[InvoiceLine], orgs: dict[int | None, Organization],
+def _view(invoice: Invoice, lines: list[Any], orgs: dict[int | None, Organization],
           payer: Person) -> InvoiceView:
     settings = get_settings()
     org = orgs[invoice.organization_id]

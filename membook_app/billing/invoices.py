@@ -33,6 +33,7 @@ from models import (
     Payment,
     Person,
     Plan,
+    invoice_lines,
     utcnow,
 )
 
@@ -141,13 +142,24 @@ def create_manual_invoice(session: Session, actor: Actor | None, *, organization
     return invoice
 
 
+def _credited_by_position(session: Session, invoice_id: int) -> dict[int, int]:
+    """Cents credited so far per line position (a credit line has the position of the
+    line it credits; positions are unique per invoice)."""
+    notes = select(Invoice.id).where(Invoice.credited_invoice_id == invoice_id,
+                                     Invoice.kind == "credit_note")
+    return {int(pos): -int(cents) for pos, cents in session.execute(
+        sa.select(InvoiceLine.position, sa.func.sum(InvoiceLine.amount_cents))
+        .where(col(InvoiceLine.invoice_id).in_(notes))
+        .group_by(InvoiceLine.position)).all()}
+
+
 def create_credit_note(session: Session, actor: Actor | None, invoice_id: int, *,
                        amounts: dict[int, int] | None = None, reason: str = "",
                        issue_date: date | None = None) -> Invoice:
-    """Credit an invoice fully (`amounts=None`) or partly ({line_id: cents to credit}).
+    """Credit an invoice fully (`amounts=None`) or partly ({line position: cents to credit}).
 
     No line can be credited beyond what is still uncredited on it; the
-    credit note's lines carry the same organisations as the lines they
+    credit note's lines carry the same organisations and positions as the lines they
     credit, so settlements subtract each share from the right organisation.
     """
     if actor is not None:
@@ -159,43 +171,34 @@ def create_credit_note(session: Session, actor: Actor | None, invoice_id: int, *
     org = get_organization(session, original.organization_id)
     if original.kind != "invoice":
         raise ValidationError("Hyvityslaskua ei voi hyvittää", "A credit note cannot be credited")
-    lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == original.id)
-                         .order_by(InvoiceLine.position, InvoiceLine.id)).all()
-    credit_ids = select(Invoice.id).where(Invoice.credited_invoice_id == original.id,
-                                          Invoice.kind == "credit_note")
-    # A credit line has the position of the line it credits (positions are unique per invoice).
-    already = dict(session.execute(
-        sa.select(InvoiceLine.position, sa.func.sum(InvoiceLine.amount_cents))
-        .where(col(InvoiceLine.invoice_id).in_(credit_ids))
-        .group_by(InvoiceLine.position)).all())
-    remaining = {line.id: line.amount_cents + int(already.get(line.position, 0))
-                 for line in lines}
+    lines = {line.position: line for line in session.execute(
+        sa.select(invoice_lines).where(invoice_lines.c.invoice_id == original.id))}
+    already = _credited_by_position(session, original.id)  # type: ignore[arg-type]
+    remaining = {pos: line.amount_cents - already.get(pos, 0) for pos, line in lines.items()}
     if amounts is None:
-        wanted = {lid: rest for lid, rest in remaining.items() if rest > 0}
+        wanted = {pos: rest for pos, rest in remaining.items() if rest > 0}
     else:
         wanted = {}
-        for lid, cents in amounts.items():
-            if lid not in remaining:
+        for pos, cents in amounts.items():
+            if pos not in remaining:
                 raise ValidationError("Rivi ei kuulu laskuun", "The line is not on the invoice",
                                       field="lines")
             if not isinstance(cents, int) or cents < 0:
                 raise ValidationError("Hyvitys ei voi olla negatiivinen",
                                       "A credit cannot be negative", field="amount")
-            if cents > remaining[lid]:
+            if cents > remaining[pos]:
                 raise ValidationError("Hyvitys on suurempi kuin hyvittämätön summa",
                                       "The credit exceeds what is left to credit",
                                       field="amount")
             if cents:
-                wanted[lid] = cents
+                wanted[pos] = cents
     if not wanted:
         raise ValidationError("Ei hyvitettävää", "Nothing to credit", field="amount")
-    by_id = {line.id: line for line in lines}
     text = " ".join(reason.split())[:150]
-    credit_lines = [{"organization_id": by_id[lid].organization_id,
-                     "description": f"Hyvitys: {by_id[lid].description}"[:200],
-                     "amount_cents": -cents, "kind": "credit",
-                     "position": by_id[lid].position}
-                    for lid, cents in wanted.items()]
+    credit_lines = [{"organization_id": lines[pos].organization_id,
+                     "description": f"Hyvitys: {lines[pos].description}"[:200],
+                     "amount_cents": -cents, "kind": "credit", "position": pos}
+                    for pos, cents in sorted(wanted.items())]
     total = -sum(wanted.values())
     today = issue_date or date.today()
     note = _insert_invoice(session, {
@@ -318,7 +321,7 @@ def list_invoices(session: Session, actor: Actor, query: InvoiceQuery) -> Invoic
 
 @dataclass(frozen=True)
 class LineRow:
-    id: int
+    position: int  # a line is known by its invoice and position
     organization: str
     description: str
     amount_cents: int
@@ -347,7 +350,7 @@ class InvoiceDetail:
     allocations: list[AllocationRow]
     credit_notes: list[Invoice]
     credited_invoice: Invoice | None
-    creditable: dict[int, int]  # line id → cents that can still be credited
+    creditable: dict[int, int]  # line position → cents that can still be credited
 
 
 def get_invoice(session: Session, actor: Actor, invoice_id: int,
@@ -371,11 +374,11 @@ def invoice_detail(session: Session, actor: Actor, invoice_id: int) -> InvoiceDe
     person = session.get(Person, invoice.person_id)
     payer = session.get(Person, invoice.payer_id)
     line_rows = session.execute(
-        sa.select(InvoiceLine.id, Organization.name, InvoiceLine.description,
-                  InvoiceLine.amount_cents, InvoiceLine.kind)
-        .join(Organization, Organization.id == InvoiceLine.organization_id)
-        .where(InvoiceLine.invoice_id == invoice.id)
-        .order_by(InvoiceLine.position, InvoiceLine.id)).all()
+        sa.select(invoice_lines.c.position, Organization.name, invoice_lines.c.description,
+                  invoice_lines.c.amount_cents, invoice_lines.c.kind)
+        .join(Organization, Organization.id == invoice_lines.c.organization_id)
+        .where(invoice_lines.c.invoice_id == invoice.id)
+        .order_by(invoice_lines.c.position)).all()
     allocations = session.execute(
         sa.select(Allocation.id, Payment.id, Payment.booking_date, Payment.source,
                   Payment.payer_name, Allocation.amount_cents, Allocation.kind)
@@ -384,16 +387,9 @@ def invoice_detail(session: Session, actor: Actor, invoice_id: int) -> InvoiceDe
     notes = list(session.exec(select(Invoice).where(
         Invoice.credited_invoice_id == invoice.id, Invoice.kind == "credit_note")
         .order_by(Invoice.id)))
-    credited_by_position: dict[int, int] = {}
-    if notes:
-        for position, cents in session.execute(
-                sa.select(InvoiceLine.position, InvoiceLine.amount_cents)
-                .where(col(InvoiceLine.invoice_id).in_([n.id for n in notes]))).all():
-            credited_by_position[position] = credited_by_position.get(position, 0) - cents
-    positions = dict(session.execute(sa.select(InvoiceLine.id, InvoiceLine.position).where(
-        InvoiceLine.invoice_id == invoice.id)).all())
+    credited = _credited_by_position(session, invoice.id) if notes else {}  # type: ignore[arg-type]
     creditable = ({} if invoice.kind != "invoice" else
-                  {r[0]: r[3] - credited_by_position.get(positions[r[0]], 0) for r in line_rows})
+                  {r[0]: r[3] - credited.get(r[0], 0) for r in line_rows})
     original = (session.get(Invoice, invoice.credited_invoice_id)
                 if invoice.credited_invoice_id else None)
     return InvoiceDetail(

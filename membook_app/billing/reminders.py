@@ -53,6 +53,7 @@ from models import (
     Person,
     Reminder,
     ReminderRule,
+    invoice_lines,
     utcnow,
 )
 
@@ -196,11 +197,13 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> list[int]
 
 def _add_fee_lines(session: Session, invoice_ids: list[int], fee_cents: int,
                    number: int) -> None:
-    """One fee line per invoice (set-based), the totals raised, then the status rule."""
+    """One fee line per invoice (set-based), the totals raised, then the status rule.
+
+    The fee line goes after every line the invoice has, its run price's included."""
     line = InvoiceLine.__table__  # type: ignore[attr-defined]
     inv = Invoice.__table__  # type: ignore[attr-defined]
-    next_position = (sa.select(sa.func.coalesce(sa.func.max(line.c.position), 0) + 1)
-                     .where(line.c.invoice_id == inv.c.id).scalar_subquery())
+    next_position = (sa.select(sa.func.coalesce(sa.func.max(invoice_lines.c.position), 0) + 1)
+                     .where(invoice_lines.c.invoice_id == inv.c.id).scalar_subquery())
     text = f"Muistutusmaksu {number} / Reminder fee {number}"
     session.execute(line.insert().from_select(
         ["invoice_id", "organization_id", "description", "amount_cents", "kind", "position"],

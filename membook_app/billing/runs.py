@@ -6,7 +6,9 @@ period: `Invoice.dedupe_key` = "<organisation>:<membership>:<period>" is
 unique, and the run leaves out keys that exist, so running the same run again
 creates nothing. Invoices are written with bulk inserts (COPY on PostgreSQL,
 multi-row executemany on SQLite) with ids and references allocated up front
-(`billing.references`).
+(`billing.references`). Their fee lines are written once per price (club and
+membership type, `RunPrice`), not once per invoice; `models.invoice_lines`
+reads an invoice's lines from both places.
 
 Skipped, with the reason (shown in the preview):
   already invoiced for the period · paid by the household payer · fee 0 ·
@@ -38,7 +40,17 @@ from membook_app.billing.references import (
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import LimitReached, ValidationError
 from membook_app.register.organizations import get_organization
-from models import Invoice, InvoiceRun, Membership, Organization, Person, Plan, utcnow
+from models import (
+    Invoice,
+    InvoiceRun,
+    Membership,
+    Organization,
+    Person,
+    Plan,
+    RunPrice,
+    RunPriceLine,
+    utcnow,
+)
 
 SAMPLE = 20  # names shown per skip reason
 CHUNK = 5000
@@ -283,49 +295,38 @@ def _bulk_insert(session: Session, table: sa.Table, columns: list[str],
 
 
 INVOICE_COLUMNS = ["id", "organization_id", "person_id", "payer_id", "membership_id", "run_id",
-                   "period", "kind", "dedupe_key", "reference", "description", "issue_date",
-                   "due_date", "total_cents", "paid_cents", "credited_cents", "status",
-                   "created_at"]
+                   "run_price_id", "period", "kind", "dedupe_key", "reference", "description",
+                   "issue_date", "due_date", "total_cents", "paid_cents", "credited_cents",
+                   "status", "created_at"]
 
 
-_LINE_BATCH = 4000  # combo lines per statement (6 parameters each; SQLite allows 32766)
+def _insert_prices(session: Session, run_id: int,
+                   combos: dict[tuple[int, int], tuple[fees.LineSpec, ...]]
+                   ) -> dict[tuple[int, int], int]:
+    """The run's prices and their lines; returns {(club, membership type): price id}.
 
-
-def _insert_lines(session: Session, run_id: int,
-                  combos: dict[tuple[int, int], tuple[fees.LineSpec, ...]]) -> None:
-    """All lines of the run in set-based INSERT … SELECTs: lines depend only on the
-    membership's (organisation, type), so the database joins the run's invoices
-    to the priced combinations instead of Python sending 300,000 rows."""
-    values = [(org_id, type_id, line.organization_id, line.description, line.amount_cents, pos)
-              for (org_id, type_id), lines in combos.items()
-              for pos, line in enumerate(lines)]
-    connection = session.connection()
-    for start in range(0, len(values), _LINE_BATCH):
-        batch = values[start:start + _LINE_BATCH]
-        params: dict[str, object] = {"run": run_id}
-        tuples = []
-        for i, (o, t, lo, d, a, p) in enumerate(batch):
-            params.update({f"o{i}": o, f"t{i}": t, f"l{i}": lo, f"d{i}": d, f"a{i}": a,
-                           f"p{i}": p})
-            tuples.append(f"(CAST(:o{i} AS INTEGER), CAST(:t{i} AS INTEGER), "
-                          f"CAST(:l{i} AS INTEGER), CAST(:d{i} AS VARCHAR(200)), "
-                          f"CAST(:a{i} AS INTEGER), CAST(:p{i} AS INTEGER))")
-        connection.execute(sa.text(
-            "WITH combo (org_id, type_id, line_org, description, amount_cents, pos) AS "
-            f"(VALUES {', '.join(tuples)}) "
-            "INSERT INTO invoiceline (invoice_id, organization_id, description, amount_cents, "
-            "kind, position) "
-            "SELECT i.id, c.line_org, c.description, c.amount_cents, 'fee', c.pos "
-            "FROM invoice i JOIN membership m ON m.id = i.membership_id "
-            "JOIN combo c ON c.org_id = m.organization_id AND c.type_id = m.type_id "
-            "WHERE i.run_id = :run"), params)
+    A run invoice's lines depend only on its membership's club and type, so they are
+    written once per price (a few dozen rows) and each invoice names its price."""
+    price_table = RunPrice.__table__  # type: ignore[attr-defined]
+    ids = {}
+    for (org_id, type_id), lines in combos.items():
+        ids[(org_id, type_id)] = session.execute(price_table.insert().values(
+            run_id=run_id, organization_id=org_id, membership_type_id=type_id,
+            total_cents=sum(line.amount_cents for line in lines))
+            .returning(price_table.c.id)).scalar_one()
+    session.execute(sa.insert(RunPriceLine.__table__), [  # type: ignore[attr-defined]
+        {"run_price_id": ids[combo], "organization_id": line.organization_id,
+         "description": line.description, "amount_cents": line.amount_cents, "kind": "fee",
+         "position": position}
+        for combo, lines in combos.items() for position, line in enumerate(lines)])
+    return ids
 
 
 def commit_run(session: Session, actor: Actor | None, organization_id: int, include_sub: bool,
                period: str, issue_date: date, due_date: date, *,
                progress: Callable[[int, str], None] | None = None,
                today: date | None = None) -> RunResult:
-    """Write the run's invoices and lines in the caller's transaction (all or nothing).
+    """Write the run's prices and invoices in the caller's transaction (all or nothing).
 
     The plan is recomputed under the invoicing lock, so what is written is
     what the data says now, and a second commit of the same run creates
@@ -354,21 +355,20 @@ def commit_run(session: Session, actor: Actor | None, organization_id: int, incl
     ids = allocate_invoice_ids(session, len(plan.planned))
     now = utcnow()
     description = f"Jäsenmaksu {period}"
-    totals = {combo: sum(line.amount_cents for line in lines)
-              for combo, lines in plan.priced.combos.items()}
+    used = {(p[1], p[4]) for p in plan.planned}
+    combos = {c: v for c, v in plan.priced.combos.items() if c in used}
+    prices = _insert_prices(session, run.id, combos)  # type: ignore[arg-type]
+    totals = {combo: sum(line.amount_cents for line in lines) for combo, lines in combos.items()}
     invoice_rows = [
-        (invoice_id, org_id, person_id, payer_id, membership_id, run.id, period, "invoice",
-         f"{org_id}:{membership_id}:{period}", invoice_reference(invoice_id), description,
-         issue_date, due_date, totals[(org_id, type_id)], 0, 0, "open", now)
+        (invoice_id, org_id, person_id, payer_id, membership_id, run.id,
+         prices[(org_id, type_id)], period, "invoice", f"{org_id}:{membership_id}:{period}",
+         invoice_reference(invoice_id), description, issue_date, due_date,
+         totals[(org_id, type_id)], 0, 0, "open", now)
         for invoice_id, (membership_id, org_id, person_id, payer_id, type_id)
         in zip(ids, plan.planned, strict=True)]
     if progress:
         progress(45, "writing invoices")
     _bulk_insert(session, Invoice.__table__, INVOICE_COLUMNS, invoice_rows)  # type: ignore[attr-defined]
-    if progress:
-        progress(70, "writing lines")
-    used = {(p[1], p[4]) for p in plan.planned}
-    _insert_lines(session, run.id, {c: v for c, v in plan.priced.combos.items() if c in used})  # type: ignore[arg-type]
     # A new invoice has no allocations or credit notes, so refresh_invoices can only
     # change it when the due date has already passed; skip the no-op refresh otherwise.
     if due_date < (today or date.today()):

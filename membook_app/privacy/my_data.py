@@ -30,7 +30,6 @@ from models import (
     Allocation,
     DeletionRequest,
     Invoice,
-    InvoiceLine,
     Membership,
     MembershipStatusChange,
     MembershipType,
@@ -38,6 +37,7 @@ from models import (
     Payment,
     Person,
     User,
+    invoice_lines,
 )
 
 SECTIONS = {
@@ -114,9 +114,9 @@ def collect(session: Session, actor: Actor) -> dict[str, Any]:
     data["invoice_lines"] = [
         {"invoice": refs[line.invoice_id], "description": line.description,
          "amount_cents": line.amount_cents, "kind": line.kind}
-        for line in session.exec(select(InvoiceLine).where(
-            col(InvoiceLine.invoice_id).in_(list(refs))).order_by(
-            InvoiceLine.invoice_id, InvoiceLine.position))] if refs else []
+        for line in session.execute(sa.select(invoice_lines).where(
+            invoice_lines.c.invoice_id.in_(list(refs))).order_by(
+            invoice_lines.c.invoice_id, invoice_lines.c.position))] if refs else []
     data["payments"] = [
         {"invoice": refs.get(a.invoice_id), "booking_date": _plain(p.booking_date),
          "amount_cents": a.amount_cents, "source": p.source}

@@ -16,7 +16,7 @@ What each figure means, precisely:
   in the month. Members at each month's end are counted back from now with those two.
 * **invoiced against paid** — for the billing period the fee page opens on (the
   membership year after today's: a treasurer bills 2027 in late 2026), by organisation
-  share (`InvoiceLine.organization_id` inside the subtree): invoiced = the lines of the
+  share (the line's organisation inside the subtree): invoiced = the lines of the
   period's invoices, credited = the lines of its credit notes, paid = each line's part of
   what its invoice has been paid, pro rata to the line (paid × line / total, rounded down
   per line, as the invoicing report counts it; the settlement splits each payment to the
@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -64,6 +65,7 @@ from models import (
     Membership,
     Organization,
     Payment,
+    RunPriceLine,
     utcnow,
 )
 
@@ -228,32 +230,51 @@ def _members(session: Session, ids: list[int], today: date) -> tuple[int, tuple[
 
 def _shares(session: Session, orgs: dict[int, str], period: str,
             large: bool) -> tuple[ShareFigure, ...]:
-    """Per share of the period; `large`: the subtree holds most of the lines, so the
-    period's invoices are read first and their lines by invoice (`+ 0` keeps SQLite off
-    the organisation index, which would look every line of every period up)."""
-    share_org = (InvoiceLine.organization_id + sa.literal_column("0") if large
-                 else InvoiceLine.organization_id)
+    """Per share of the period: the lines written per invoice and the run prices' lines,
+    each summed in SQL (`_share_sums`) and the two added up here."""
+    own = InvoiceLine.__table__  # type: ignore[attr-defined]
+    priced = RunPriceLine.__table__  # type: ignore[attr-defined]
+    sums: dict[int, list[int]] = {}
+    for org_id, *cents in [
+            *_share_sums(session, own, own.c.invoice_id == Invoice.id, orgs, period, large),
+            *_share_sums(session, priced, priced.c.run_price_id == Invoice.run_price_id,
+                         orgs, period, False, by_club=True)]:
+        total = sums.setdefault(int(org_id), [0, 0, 0])
+        for i, part in enumerate(cents):
+            total[i] += int(part or 0)
+    figures = [ShareFigure(org_id, orgs[org_id], invoiced, credited, paid,
+                           invoiced - credited - paid)
+               for org_id, (invoiced, credited, paid) in sums.items()]
+    return tuple(sorted(figures, key=lambda f: (-f.invoiced_cents, f.organization_name)))
+
+
+def _share_sums(session: Session, line: sa.Table, on: sa.ColumnElement[bool],
+                orgs: dict[int, str], period: str, large: bool,
+                by_club: bool = False) -> list[sa.Row[Any]]:
+    """(organisation, invoiced, credited, paid) of the period's lines in table `line`,
+    joined to their invoices by `on`.
+
+    `large`: the subtree holds most of the lines, so the period's invoices are read first
+    and their lines by invoice (`+ 0` keeps SQLite off the organisation index, which
+    would look every line of every period up). `by_club`: a run price's invoices are
+    found by club and period; a share's organisation in the subtree means the invoice's
+    club is in it too (shares go to the club and its ancestors)."""
+    share_org = line.c.organization_id + sa.literal_column("0") if large else line.c.organization_id
     paid_part = sa.case(
         (sa.and_(Invoice.kind == "invoice", Invoice.total_cents > 0),
-         sa.cast(InvoiceLine.amount_cents, sa.BigInteger) * Invoice.paid_cents
+         sa.cast(line.c.amount_cents, sa.BigInteger) * Invoice.paid_cents
          // Invoice.total_cents), else_=0)
-    rows = session.execute(
+    return list(session.execute(
         sa.select(share_org,
-                  sa.func.sum(sa.case((Invoice.kind == "invoice", InvoiceLine.amount_cents),
+                  sa.func.sum(sa.case((Invoice.kind == "invoice", line.c.amount_cents),
                                       else_=0)),
-                  sa.func.sum(sa.case((Invoice.kind == "credit_note", -InvoiceLine.amount_cents),
+                  sa.func.sum(sa.case((Invoice.kind == "credit_note", -line.c.amount_cents),
                                       else_=0)),
                   sa.func.sum(paid_part))
-        .select_from(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.period == period, share_org.in_(list(orgs)))
-        .group_by(share_org)).all()
-    figures = []
-    for org_id, invoiced, credited, paid in rows:
-        invoiced, credited, paid = int(invoiced or 0), int(credited or 0), int(paid or 0)
-        figures.append(ShareFigure(int(org_id), orgs[int(org_id)], invoiced, credited, paid,
-                                   invoiced - credited - paid))
-    return tuple(sorted(figures, key=lambda f: (-f.invoiced_cents, f.organization_name)))
+        .select_from(line).join(Invoice, on)
+        .where(Invoice.period == period, share_org.in_(list(orgs)),
+               *([col(Invoice.organization_id).in_(list(orgs))] if by_club else []))
+        .group_by(share_org)).all())
 
 
 def _receivables(session: Session, ids: list[int], today: date) -> tuple[AgeFigure, ...]:

@@ -6,7 +6,7 @@ credited afterwards), so that for every group
 
     invoiced = paid + open + credited − over-covered
 
-holds exactly. Share level (grouped by period and `InvoiceLine.organization_id`): each
+holds exactly. Share level (grouped by period and the line's organisation): each
 organisation's share of what was invoiced and credited, and of what was paid pro rata
 (paid × line / total, rounded down per line). The issue-date filter applies to the
 invoices; their credit notes count whenever they were written.
@@ -28,7 +28,7 @@ from membook_app.reports.registry import (
     register,
     with_total,
 )
-from models import Invoice, InvoiceLine, Organization
+from models import Invoice, InvoiceLine, Organization, RunPriceLine
 
 NO_PERIOD = "–"  # manual invoices may have no period
 MONEY_KEYS = ("invoiced", "credited", "paid", "open", "overcovered")
@@ -54,24 +54,37 @@ def invoice_totals(scope: Scope) -> sa.Select:
             .group_by(Invoice.period, Invoice.organization_id))
 
 
-def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
+def _invoiced(session: Session, scope: Scope, line: sa.Table,
+              on: sa.ColumnElement[bool]) -> pd.DataFrame:
+    """Invoiced and paid per period and share, of the lines in `line` (InvoiceLine, or
+    RunPriceLine for run invoices' fee lines) joined to their invoices by `on`."""
     # Integer division: the same whole cents on both databases (a cast of the exact
     # quotient rounded to nearest on PostgreSQL but truncated on SQLite), and no numeric
     # arithmetic per line.
     pro_rata = sa.case((Invoice.total_cents > 0,
-                        sa.cast(InvoiceLine.amount_cents, sa.BigInteger) * Invoice.paid_cents
+                        sa.cast(line.c.amount_cents, sa.BigInteger) * Invoice.paid_cents
                         // Invoice.total_cents),
                        else_=0)
-    invoiced = frame(session.execute(
-        sa.select(Invoice.period, InvoiceLine.organization_id,
-                  sa.func.sum(InvoiceLine.amount_cents),
+    return frame(session.execute(
+        sa.select(Invoice.period, line.c.organization_id, sa.func.sum(line.c.amount_cents),
                   sa.func.sum(pro_rata))
-        .select_from(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .select_from(line).join(Invoice, on)
         .where(Invoice.kind == "invoice", scope.in_orgs(Invoice.organization_id),
                *scope.between(Invoice.issue_date))
-        .group_by(Invoice.period, InvoiceLine.organization_id)).all(),
+        .group_by(Invoice.period, line.c.organization_id)).all(),
         ["period", "organization", "invoiced", "paid"])
+
+
+def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
+    # Integer division: the same whole cents on both databases (a cast of the exact
+    # quotient rounded to nearest on PostgreSQL but truncated on SQLite), and no numeric
+    # arithmetic per line.
+    own = InvoiceLine.__table__  # type: ignore[attr-defined]
+    priced = RunPriceLine.__table__  # type: ignore[attr-defined]
+    parts = [_invoiced(session, scope, own, own.c.invoice_id == Invoice.id),
+             _invoiced(session, scope, priced, priced.c.run_price_id == Invoice.run_price_id)]
+    invoiced = (pd.concat([p for p in parts if not p.empty] or parts[:1])
+                .groupby(["period", "organization"], as_index=False, dropna=False).sum())
     original = aliased(Invoice)
     credited = frame(session.execute(
         sa.select(original.period, InvoiceLine.organization_id,

@@ -74,6 +74,10 @@ billed AS (
     FROM to_split s JOIN invoiceline l ON l.invoice_id = s.invoice_id
     UNION ALL
     SELECT s.id, l.organization_id, l.amount_cents, l.position
+    FROM to_split s JOIN invoice i ON i.id = s.invoice_id
+    JOIN runpriceline l ON l.run_price_id = i.run_price_id
+    UNION ALL
+    SELECT s.id, l.organization_id, l.amount_cents, l.position
     FROM to_split s
     JOIN invoice c ON c.credited_invoice_id = s.invoice_id AND c.kind = 'credit_note'
     JOIN invoiceline l ON l.invoice_id = c.id

@@ -24,7 +24,11 @@ from models import (
     Allocation,
     Invoice,
     InvoiceLine,
+    InvoiceRun,
+    MembershipType,
     Organization,
+    RunPrice,
+    RunPriceLine,
     Settlement,
     SettlementLine,
     SettlementRun,
@@ -62,20 +66,45 @@ def make_org_tree(url: str, *, club_iban: str | None = IBANS["club"]) -> Org3:
 _numbers = count(1000)
 
 
-def make_invoice(world: Org3, lines: list[tuple[int, int]]) -> tuple[int, str]:
-    """An invoice of the club with these (organisation, cents) lines; (id, reference)."""
+def make_invoice(world: Org3, lines: list[tuple[int, int]], *,
+                 priced: bool = False) -> tuple[int, str]:
+    """An invoice of the club with these (organisation, cents) lines; (id, reference).
+
+    `priced`: the lines are a run price's (as an invoice run writes them), not the
+    invoice's own: settlements and reports must read both kinds alike."""
     reference = make_national(str(next(_numbers)))
     with session_scope(world.url) as s:
         invoice = Invoice(organization_id=world.club, person_id=world.person,
                           payer_id=world.person, reference=reference,
                           description="Jäsenmaksu", issue_date=date(2026, 11, 1),
                           due_date=date(2026, 12, 31), total_cents=sum(c for _, c in lines))
+        if priced:
+            invoice.run_id, invoice.run_price_id = _run_price(s, world, lines)
         s.add(invoice)
         s.flush()
-        for position, (org, cents) in enumerate(lines, start=1):
-            s.add(InvoiceLine(invoice_id=invoice.id, organization_id=org,  # type: ignore[arg-type]
-                              description="Jäsenmaksu", amount_cents=cents, position=position))
+        if not priced:
+            for position, (org, cents) in enumerate(lines, start=1):
+                s.add(InvoiceLine(invoice_id=invoice.id, organization_id=org,  # type: ignore[arg-type]
+                                  description="Jäsenmaksu", amount_cents=cents,
+                                  position=position))
         return invoice.id, reference  # type: ignore[return-value]
+
+
+def _run_price(s: Session, world: Org3, lines: list[tuple[int, int]]) -> tuple[int, int]:
+    """A one-price invoice run of the club with these lines: (run id, price id)."""
+    kind = MembershipType(organization_id=world.club, name=f"Laji {next(_numbers)}")
+    run = InvoiceRun(organization_id=world.club, period="2027", issue_date=date(2026, 11, 1),
+                     due_date=date(2026, 12, 31))
+    s.add_all([kind, run])
+    s.flush()
+    price = RunPrice(run_id=run.id, organization_id=world.club,  # type: ignore[arg-type]
+                     membership_type_id=kind.id, total_cents=sum(c for _, c in lines))  # type: ignore[arg-type]
+    s.add(price)
+    s.flush()
+    s.add_all([RunPriceLine(run_price_id=price.id, organization_id=org,  # type: ignore[arg-type]
+                            description="Jäsenmaksu", amount_cents=cents, position=position)
+               for position, (org, cents) in enumerate(lines, start=1)])
+    return run.id, price.id  # type: ignore[return-value]
 
 
 def standard_invoice(world: Org3, fed: int = 1000, dist: int = 1500,

@@ -130,7 +130,7 @@ def test_partial_credit_and_payment_statuses(world: World) -> None:
     treasurer = actor_for(world.url, "rh@example.fi", world.tree.club_a, "treasurer")
     with session_scope(world.url) as s:
         detail = invoice_detail(s, treasurer, inv.id)  # type: ignore[arg-type]
-        club_line = detail.lines[0].id
+        club_line = detail.lines[0].position
         assert detail.creditable[club_line] == 3000
     _pay(world.url, inv.id, 1000, "A1")  # type: ignore[arg-type]
     assert _invoice_of(world, "full").status == "partly_paid"

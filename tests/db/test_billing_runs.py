@@ -19,7 +19,16 @@ from membook_app.billing.runs import commit_run, preview_run
 from membook_app.db import session_scope
 from membook_app.errors import LimitReached, PermissionDenied, ValidationError
 from membook_app.register.plans import plan_by_code
-from models import AuditEvent, Invoice, InvoiceLine, InvoiceRun, Organization
+from models import (
+    AuditEvent,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    Organization,
+    RunPrice,
+    RunPriceLine,
+    invoice_lines,
+)
 from tests.db.test_billing_fees import P, World, actor_for, billing_world
 
 ISSUE, DUE = date(2027, 1, 2), date(2027, 1, 31)
@@ -33,7 +42,7 @@ def world(db_url: str) -> World:
 def _counts(url: str) -> tuple[int, int, int]:
     with session_scope(url) as s:
         return (s.exec(select(func.count()).select_from(Invoice)).one(),
-                s.exec(select(func.count()).select_from(InvoiceLine)).one(),
+                s.execute(select(func.count()).select_from(invoice_lines)).scalar_one(),
                 s.exec(select(func.count()).select_from(InvoiceRun)).one())
 
 
@@ -91,15 +100,22 @@ def test_commit_writes_everything_once(world: World) -> None:
         assert dep.payer_id == world.people["full"]  # billed to the household payer
         assert all(i.status == "open" and i.run_id == result.run_id for i in invoices)
         assert by_person[world.people["parent"]].total_cents == 6200
-        lines = s.exec(select(InvoiceLine).where(
-            InvoiceLine.invoice_id == by_person[world.people["full"]].id)
-            .order_by(InvoiceLine.position)).all()
+        lines = s.execute(sa.select(invoice_lines).where(
+            invoice_lines.c.invoice_id == by_person[world.people["full"]].id)
+            .order_by(invoice_lines.c.position)).all()
         assert [(line.organization_id, line.amount_cents) for line in lines] == [
             (t.club_a, 3000), (t.district, 1000), (t.federation, 800)]
-        totals = dict(s.execute(sa.select(InvoiceLine.invoice_id,
-                                          func.sum(InvoiceLine.amount_cents))
-                                .group_by(InvoiceLine.invoice_id)).all())
+        totals = dict(s.execute(sa.select(invoice_lines.c.invoice_id,
+                                          func.sum(invoice_lines.c.amount_cents))
+                                .group_by(invoice_lines.c.invoice_id)).all())
         assert all(totals[i.id] == i.total_cents for i in invoices)
+        # the 13 lines are written once per price (club and type), none per invoice
+        assert s.execute(select(func.count()).select_from(InvoiceLine)).scalar_one() == 0
+        prices = s.exec(select(RunPrice).where(RunPrice.run_id == result.run_id)).all()
+        assert len(prices) == len({i.run_price_id for i in invoices}) < len(invoices)
+        assert {p.id: p.total_cents for p in prices} == {
+            i.run_price_id: i.total_cents for i in invoices}
+        assert s.execute(select(func.count()).select_from(RunPriceLine)).scalar_one() < 13
         run = s.get(InvoiceRun, result.run_id)
         assert (run.invoice_count, run.total_cents) == (5, result.total_cents)
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "invoice_run.committed")

@@ -29,7 +29,7 @@ from membook_app.reports import dashboard as dashboard_module
 from membook_app.reports.dashboard import billing_period, dashboard
 from membook_app.settings import get_settings
 from membook_app.settlements.runs import compute_shares
-from models import Invoice, InvoiceLine, Membership, Payment, PaytrailAttempt
+from models import Invoice, Membership, Payment, PaytrailAttempt, invoice_lines
 from tests.db.test_bank_import_support import actor, camt054
 from tests.factories import Tree, make_member, make_member_login, make_staff, make_tree
 
@@ -106,10 +106,10 @@ def scenario(db_url: str) -> Scenario:
     inv = {key: _invoice(db_url, pid) for key, pid in
            (("a1", a1), ("a2", a2), ("b1", b1), ("j1", j1), ("j2", j2))}
     with session_scope(db_url) as s:  # the district's 10 € taken off Jussi's invoice
-        line = s.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == inv["j2"].id,
-                                                InvoiceLine.organization_id == tree.district)
-                      ).one()
-        create_credit_note(s, None, inv["j2"].id, amounts={line.id: 1000},  # type: ignore[arg-type,dict-item]
+        line = s.execute(select(invoice_lines).where(
+            invoice_lines.c.invoice_id == inv["j2"].id,
+            invoice_lines.c.organization_id == tree.district)).one()
+        create_credit_note(s, None, inv["j2"].id, amounts={line.position: 1000},  # type: ignore[arg-type]
                            reason="Piirin osuus hyvitetty")
     bank = camt054([
         {"archive": "D-A1", "cents": 4500, "ref": inv["a1"].reference, "date": today.isoformat()},

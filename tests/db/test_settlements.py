@@ -196,7 +196,7 @@ def test_credit_note_changes_the_weights(db_url: str) -> None:
     with session_scope(db_url) as s:
         district_line = s.exec(select(InvoiceLine).where(
             InvoiceLine.invoice_id == inv, InvoiceLine.organization_id == w.district)).one()
-        create_credit_note(s, None, inv, amounts={district_line.id: 1500})  # type: ignore[dict-item]
+        create_credit_note(s, None, inv, amounts={district_line.position: 1500})  # type: ignore[dict-item]
     pay(db_url, [(ref, 4000)])  # what is left: club 30 + federation 10
     assert {o: s.gross_cents for o, s in _shares(db_url).items()} == {
         w.club: 3000, w.federation: 1000}

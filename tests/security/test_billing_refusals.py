@@ -24,7 +24,16 @@ from membook_app.ui.admin.invoices import (
     InvoiceListState,
     ManualInvoiceState,
 )
-from models import AuditEvent, Fee, Invoice, InvoiceLine, InvoiceRun, MembershipType
+from models import (
+    AuditEvent,
+    Fee,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    MembershipType,
+    RunPrice,
+    RunPriceLine,
+)
 from tests.db.test_billing_fees import billing_world
 from tests.factories import make_member_login, make_staff
 from tests.handlers import call_handler, is_refusal, state_for
@@ -37,7 +46,8 @@ def _snapshot(url: str) -> tuple[int, ...]:
     with session_scope(url) as s:
         return tuple(
             s.exec(select(func.count()).select_from(table)).one()
-            for table in (Fee, MembershipType, Invoice, InvoiceLine, InvoiceRun)
+            for table in (Fee, MembershipType, Invoice, InvoiceLine, InvoiceRun, RunPrice,
+                          RunPriceLine)
         ) + (s.exec(select(func.count()).select_from(AuditEvent)
                     .where(AuditEvent.action != "person.viewed")).one(),
              s.exec(select(func.sum(Fee.amount_cents))).one() or 0)

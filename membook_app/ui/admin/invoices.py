@@ -188,7 +188,7 @@ def invoices_view() -> rx.Component:
 
 @dataclasses.dataclass
 class LineView:
-    id: int
+    position: int
     organization: str
     description: str
     amount: str
@@ -236,8 +236,9 @@ class InvoiceDetailState(StaffState):
             "paid": money(inv.paid_cents), "credited_amount": money(inv.credited_cents),
             "status": STATUS_LABELS.get(inv.status, inv.status), "description": inv.description,
         }
-        self.lines = [LineView(li.id, li.organization, li.description, money(li.amount_cents),
-                               money(d.creditable.get(li.id, 0)) if d.creditable else "")
+        self.lines = [LineView(li.position, li.organization, li.description,
+                               money(li.amount_cents),
+                               money(d.creditable.get(li.position, 0)) if d.creditable else "")
                       for li in d.lines]
         self.payments = [PaymentView(fi_date(a.booking_date), a.source, a.payer_name,
                                      money(a.amount_cents)) for a in d.allocations]
@@ -260,7 +261,8 @@ class InvoiceDetailState(StaffState):
     @rx.event
     @guarded("staff")
     def credit(self, form: dict[str, str]) -> None:
-        """Full credit when no amounts are given, otherwise the amounts per line."""
+        """Full credit when no amounts are given, otherwise the amounts per line
+        (`line-<position>` fields)."""
         amounts: dict[int, int] = {}
         for key, value in form.items():
             if key.startswith("line-") and key[5:].isdigit() and value.strip():
@@ -337,7 +339,7 @@ def invoice_view() -> rx.Component:
                           "Leave the amounts empty to credit the whole invoice."), size="2"),
                 rx.foreach(s.lines, lambda li: rx.hstack(
                     rx.text(li.description, size="2", min_width="20em"),
-                    rx.input(name=f"line-{li.id}", placeholder=li.creditable, width="8em"),
+                    rx.input(name=f"line-{li.position}", placeholder=li.creditable, width="8em"),
                     align="center")),
                 rx.input(name="reason", placeholder=t("Syy", "Reason"), width="30em"),
                 rx.button(t("Luo hyvityslasku", "Create credit note"), type="submit",
