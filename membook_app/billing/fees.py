@@ -40,6 +40,10 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "kannatus": ("Kannatusjäsen", "Supporting member"),
     "perhe": ("Perhejäsen", "Family member"),
     "kunnia": ("Kunniajäsen", "Honorary member"),
+    # A member of several clubs is a full member of one and a secondary member of the
+    # others; districts and the federation charge no fee for this category, so their
+    # shares are billed once, through the main club (docs/billing.md).
+    "sivu": ("Sivujäsen", "Secondary member"),
 }
 CHUNK = 5000
 MAX_FEE_CENTS = 10_000_000  # 100 000 € — a typo guard, not a business limit

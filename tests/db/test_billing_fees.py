@@ -107,6 +107,29 @@ def world(db_url: str) -> World:
     return billing_world(db_url)
 
 
+def test_a_secondary_membership_pays_only_its_club(world: World) -> None:
+    """A member of two clubs: full member of A, secondary member ("sivu") of B. The
+    district and federation charge nothing for the category, so B's invoice has B's
+    line alone and their shares are billed once, on A's."""
+    from membook_app.register.memberships import add_membership
+
+    t = world.tree
+    with session_scope(world.url) as s:
+        second = create_membership_type(s, None, organization_id=t.club_b, name="Sivujäsen",
+                                        category="sivu")
+        set_fee(s, None, organization_id=t.club_b, period=P, amount_cents=1000,
+                membership_type_id=second.id)
+        extra = add_membership(s, None, person_id=world.people["full"],
+                               organization_id=t.club_b, type_id=second.id,
+                               start_date=date(2026, 1, 1)).id
+        main = s.exec(select(Membership.id).where(
+            Membership.person_id == world.people["full"],
+            Membership.organization_id == t.club_a)).one()
+        lines = fee_lines(s, [main, extra], P)  # type: ignore[list-item]
+    assert _amounts(lines[main]) == [(t.club_a, 3000), (t.district, 1000), (t.federation, 800)]
+    assert _amounts(lines[extra]) == [(t.club_b, 1000)]
+
+
 def _amounts(lines: list[LineSpec]) -> list[tuple[int, int]]:
     return [(line.organization_id, line.amount_cents) for line in lines]
 
