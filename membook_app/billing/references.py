@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from membook_app.banking.references import make_national, validate_national
+from membook_app.db import id_sequence
 
 INVOICE_PREFIX = "1"
 PAD = 6
@@ -92,7 +93,8 @@ def allocate_invoice_ids(session: Session, count: int) -> list[int]:
         current = connection.execute(sa.text("SELECT coalesce(max(id), 0) FROM invoice")).scalar()
         start = int(current or 0) + 1
         return list(range(start, start + count))
-    rows = connection.execute(sa.text(
-        "SELECT nextval(pg_get_serial_sequence('invoice', 'id')) "
-        "FROM generate_series(1, :n)"), {"n": count}).scalars().all()
-    return sorted(int(r) for r in rows)
+    # One array, not 100,000 result rows: SQLAlchemy's row handling alone cost 0.15 s.
+    ids = connection.execute(sa.text(
+        f"SELECT array_agg(nextval({id_sequence(connection, 'invoice')})) "
+        "FROM generate_series(1, :n)"), {"n": count}).scalar_one()
+    return sorted(int(i) for i in ids)

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from membook_app.billing.status import refresh_invoices
-from membook_app.db import is_sqlite
+from membook_app.db import id_sequence, is_sqlite
 from models import Allocation, Payment, utcnow
 
 # Statuses a payment can have (Payment.status). "Matched" counts payments booked by
@@ -170,8 +170,7 @@ def create_stage(session: Session) -> None:
         connection.execute(sa.text(_CREATE_STAGE))
     else:
         connection.execute(sa.text(_CREATE_STAGE.replace(
-            "id BIGINT", "id BIGINT DEFAULT nextval(pg_get_serial_sequence('payment', 'id')"
-                         "::regclass)")))
+            "id BIGINT", f"id BIGINT DEFAULT nextval({id_sequence(connection, 'payment')})")))
 
 
 def drop_booked(session: Session) -> int:
