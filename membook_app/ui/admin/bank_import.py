@@ -169,12 +169,17 @@ class BankImportState(StaffState):
 
 
 def _log_row(row: ImportLogView) -> rx.Component:
+    # Short cells stay on one line and the message gets room of its own: squeezed into
+    # what was left of the width, it wrapped word by word into rows a screen tall.
+    def short(value: rx.Var, align: str = "left") -> rx.Component:
+        return rx.table.cell(value, white_space="nowrap", text_align=align)
+
     return rx.table.row(
-        rx.table.cell(row.at), rx.table.cell(row.filename), rx.table.cell(row.outcome),
-        rx.table.cell(row.source), rx.table.cell(row.format), rx.table.cell(row.who),
-        rx.table.cell(row.payments), rx.table.cell(row.duplicates), rx.table.cell(row.matched),
-        rx.table.cell(row.unmatched), rx.table.cell(row.credit), rx.table.cell(row.debit),
-        rx.table.cell(rx.text(row.message, size="1")),
+        short(row.at), short(row.filename), short(row.outcome), short(row.source),
+        short(row.format), short(row.who),
+        *[short(value, "right") for value in (row.payments, row.duplicates, row.matched,
+                                              row.unmatched, row.credit, row.debit)],
+        rx.table.cell(rx.text(row.message, size="1"), min_width="26em"),
         key=row.key,
     )
 
