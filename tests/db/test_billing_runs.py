@@ -140,6 +140,40 @@ def test_commit_writes_everything_once(world: World) -> None:
             .endswith(":2028")
 
 
+def test_run_invoice_reads_its_price_lines_everywhere(world: World) -> None:
+    """A run invoice has no line rows of its own: its page (view), a credit by line
+    position and a reminder fee all work from its run price's lines."""
+    from membook_app.billing.invoice_view import build_view
+    from membook_app.billing.invoices import create_credit_note
+    from membook_app.billing.reminders import apply_reminders, save_rule
+
+    t = world.tree
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    with session_scope(world.url) as s:
+        commit_run(s, treasurer, t.district, True, P, ISSUE, DUE)
+    with session_scope(world.url) as s:
+        invoice = s.exec(select(Invoice).where(
+            Invoice.person_id == world.people["full"])).one()
+        view = build_view(s, invoice)
+        assert [(ln.organization, ln.amount_cents) for ln in view.lines] == [
+            ("Seura A ry", 3000), ("Piiri ry", 1000), ("Liitto ry", 800)]
+        create_credit_note(s, treasurer, invoice.id, amounts={2: 300})  # type: ignore[arg-type]
+        save_rule(s, treasurer, t.club_a, enabled=True, first_after_days=1,
+                  second_after_days=None, fee_cents=500)
+        apply_reminders(s, date(2027, 2, 2), organization_id=t.club_a)
+    with session_scope(world.url) as s:
+        lines = s.execute(sa.select(invoice_lines.c.position, invoice_lines.c.organization_id,
+                                    invoice_lines.c.amount_cents, invoice_lines.c.kind)
+                          .where(invoice_lines.c.invoice_id == invoice.id)
+                          .order_by(invoice_lines.c.position)).all()
+        assert [tuple(r) for r in lines] == [
+            (0, t.club_a, 3000, "fee"), (1, t.district, 1000, "fee"),
+            (2, t.federation, 800, "fee"), (3, t.club_a, 500, "reminder_fee")]
+        again = s.get(Invoice, invoice.id)
+        assert again is not None
+        assert (again.total_cents, again.credited_cents) == (5300, 300)
+
+
 def test_past_due_run_is_overdue_via_refresh(world: World) -> None:
     t = world.tree
     with session_scope(world.url) as s:
