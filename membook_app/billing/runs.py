@@ -308,12 +308,13 @@ def _insert_prices(session: Session, run_id: int,
     A run invoice's lines depend only on its membership's club and type, so they are
     written once per price (a few dozen rows) and each invoice names its price."""
     price_table = RunPrice.__table__  # type: ignore[attr-defined]
-    ids = {}
-    for (org_id, type_id), lines in combos.items():
-        ids[(org_id, type_id)] = session.execute(price_table.insert().values(
-            run_id=run_id, organization_id=org_id, membership_type_id=type_id,
-            total_cents=sum(line.amount_cents for line in lines))
-            .returning(price_table.c.id)).scalar_one()
+    keys = list(combos)
+    returned = session.execute(
+        sa.insert(price_table).returning(price_table.c.id, sort_by_parameter_order=True),
+        [{"run_id": run_id, "organization_id": org_id, "membership_type_id": type_id,
+          "total_cents": sum(line.amount_cents for line in combos[(org_id, type_id)])}
+         for org_id, type_id in keys]).scalars().all()
+    ids = dict(zip(keys, returned, strict=True))
     session.execute(sa.insert(RunPriceLine.__table__), [  # type: ignore[attr-defined]
         {"run_price_id": ids[combo], "organization_id": line.organization_id,
          "description": line.description, "amount_cents": line.amount_cents, "kind": "fee",
