@@ -302,25 +302,26 @@ INVOICE_COLUMNS = ["id", "organization_id", "person_id", "payer_id", "membership
 
 def _insert_prices(session: Session, run_id: int,
                    combos: dict[tuple[int, int], tuple[fees.LineSpec, ...]]
-                   ) -> dict[tuple[int, int], int]:
-    """The run's prices and their lines; returns {(club, membership type): price id}.
+                   ) -> dict[tuple[int, int], tuple[int, int]]:
+    """The run's prices and their lines; returns {(club, membership type): (price id,
+    total cents)}.
 
     A run invoice's lines depend only on its membership's club and type, so they are
     written once per price (a few dozen rows) and each invoice names its price."""
     price_table = RunPrice.__table__  # type: ignore[attr-defined]
-    keys = list(combos)
+    totals = {combo: sum(line.amount_cents for line in lines) for combo, lines in combos.items()}
     returned = session.execute(
         sa.insert(price_table).returning(price_table.c.id, sort_by_parameter_order=True),
         [{"run_id": run_id, "organization_id": org_id, "membership_type_id": type_id,
-          "total_cents": sum(line.amount_cents for line in combos[(org_id, type_id)])}
-         for org_id, type_id in keys]).scalars().all()
-    ids = dict(zip(keys, returned, strict=True))
+          "total_cents": total} for (org_id, type_id), total in totals.items()]).scalars().all()
+    prices = {combo: (price_id, totals[combo])
+              for combo, price_id in zip(totals, returned, strict=True)}
     session.execute(sa.insert(RunPriceLine.__table__), [  # type: ignore[attr-defined]
-        {"run_price_id": ids[combo], "organization_id": line.organization_id,
+        {"run_price_id": prices[combo][0], "organization_id": line.organization_id,
          "description": line.description, "amount_cents": line.amount_cents, "kind": "fee",
          "position": position}
         for combo, lines in combos.items() for position, line in enumerate(lines)])
-    return ids
+    return prices
 
 
 def commit_run(session: Session, actor: Actor | None, organization_id: int, include_sub: bool,
@@ -359,12 +360,11 @@ def commit_run(session: Session, actor: Actor | None, organization_id: int, incl
     used = {(p[1], p[4]) for p in plan.planned}
     combos = {c: v for c, v in plan.priced.combos.items() if c in used}
     prices = _insert_prices(session, run.id, combos)  # type: ignore[arg-type]
-    totals = {combo: sum(line.amount_cents for line in lines) for combo, lines in combos.items()}
     invoice_rows = [
         (invoice_id, org_id, person_id, payer_id, membership_id, run.id,
-         prices[(org_id, type_id)], period, "invoice", f"{org_id}:{membership_id}:{period}",
+         prices[(org_id, type_id)][0], period, "invoice", f"{org_id}:{membership_id}:{period}",
          invoice_reference(invoice_id), description, issue_date, due_date,
-         totals[(org_id, type_id)], 0, 0, "open", now)
+         prices[(org_id, type_id)][1], 0, 0, "open", now)
         for invoice_id, (membership_id, org_id, person_id, payer_id, type_id)
         in zip(ids, plan.planned, strict=True)]
     if progress:

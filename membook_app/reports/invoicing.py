@@ -76,9 +76,6 @@ def _invoiced(session: Session, scope: Scope, line: sa.Table,
 
 
 def _share_rows(session: Session, scope: Scope) -> pd.DataFrame:
-    # Integer division: the same whole cents on both databases (a cast of the exact
-    # quotient rounded to nearest on PostgreSQL but truncated on SQLite), and no numeric
-    # arithmetic per line.
     own = InvoiceLine.__table__  # type: ignore[attr-defined]
     priced = RunPriceLine.__table__  # type: ignore[attr-defined]
     parts = [_invoiced(session, scope, own, own.c.invoice_id == Invoice.id),
