@@ -298,8 +298,10 @@ def reverse_payment(session: Session, correction: Payment, original: Payment,
 def find_original(session: Session, correction: Payment) -> Payment | None:
     """The latest booked, not yet reversed payment this correction undoes.
 
-    Same reference (or, without one, same payer name) and the same amount; corrections
-    are rare, so this is one indexed query each.
+    Same reference (as normalised, else as given) and the same amount. Without any
+    reference there is nothing safe to go on — a payer name and an amount are not enough
+    to undo money — so the correction waits in the unmatched queue (`no_original`) for a
+    person. Corrections are rare, so this is one indexed query each.
     """
     query = select(Payment).where(
         col(Payment.status).in_(("matched", "overpaid", "credit")),
