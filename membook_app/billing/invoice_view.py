@@ -50,6 +50,7 @@ class InvoiceView:
     organization_business_id: str
     payer_name: str
     payer_address: tuple[str, ...]
+    member_name: str  # whom the invoice is for, when the payer is someone else; else ""
     description: str
     issue_date: str
     due_date: str
@@ -102,10 +103,11 @@ def load_views(session: Session, invoice_ids: list[int]) -> dict[int, InvoiceVie
         ln.organization_id for group in lines.values() for ln in group}
     orgs = {o.id: o for o in session.execute(
         sa.select(Organization).where(col(Organization.id).in_(org_ids))).scalars()}
-    payers = {p.id: p for p in session.execute(
-        sa.select(Person).where(col(Person.id).in_({i.payer_id for i in invoices}))).scalars()}
-    return {i.id: _view(i, lines.get(i.id, []), orgs, payers[i.payer_id])  # type: ignore[misc]
-            for i in invoices}
+    people = {p.id: p for p in session.execute(
+        sa.select(Person).where(col(Person.id).in_(
+            {i.payer_id for i in invoices} | {i.person_id for i in invoices}))).scalars()}
+    return {i.id: _view(i, lines.get(i.id, []), orgs, people[i.payer_id],  # type: ignore[misc]
+                        people[i.person_id]) for i in invoices}
 
 
 def build_view(session: Session, invoice: Invoice) -> InvoiceView:
@@ -114,7 +116,7 @@ def build_view(session: Session, invoice: Invoice) -> InvoiceView:
 
 
 def _view(invoice: Invoice, lines: list[Any], orgs: dict[int | None, Organization],
-          payer: Person) -> InvoiceView:
+          payer: Person, member: Person) -> InvoiceView:
     settings = get_settings()
     org = orgs[invoice.organization_id]
     open_cents = max(0, invoice.total_cents - invoice.paid_cents - invoice.credited_cents)
@@ -142,6 +144,7 @@ def _view(invoice: Invoice, lines: list[Any], orgs: dict[int | None, Organizatio
         organization_business_id=org.business_id or "",
         payer_name=f"{payer.first_name} {payer.last_name}",
         payer_address=address,
+        member_name="" if member.id == payer.id else f"{member.first_name} {member.last_name}",
         description=invoice.description,
         issue_date=fi_date(invoice.issue_date),
         due_date=fi_date(invoice.due_date),

@@ -2,11 +2,14 @@
 
 The Code 128 barcode and the EPC QR code are drawn as vector rectangles from the
 modules python-barcode and segno compute, so they print sharp at any size. Text uses
-the PDF core font with Windows-1252 encoding, which covers Finnish and Swedish letters
-and the euro sign without embedding a font file.
+DejaVu Sans (regular and bold, `assets/fonts/`, committed with its licence): a PDF core
+font covers only Windows-1252, and payers are named "Łukasz Nguyễn", in Sámi letters
+(ŋ, đ, č) or in Cyrillic. fpdf2 embeds only the glyphs an invoice uses.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import segno
 from barcode import Code128
@@ -18,14 +21,16 @@ _MARGIN = 18.0
 _BAR_MODULE = 0.25  # mm per Code 128 module, as in banking/barcode.py
 _BAR_HEIGHT = 13.0
 _QR_MODULE = 0.7
+FONT_DIR = Path(__file__).resolve().parents[2] / "assets" / "fonts"
+_FONT = "DejaVu"
 
 
 def _label(pdf: FPDF, fi: str, en: str, value: str, *, width: float = 48) -> None:
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(_FONT, size=8)
     pdf.set_text_color(90, 90, 90)
     pdf.cell(width, 5, f"{fi} / {en}")
     pdf.set_text_color(0, 0, 0)
-    pdf.set_font("Helvetica", "B", size=10)
+    pdf.set_font(_FONT, "B", size=10)
     pdf.cell(0, 5, value, new_x="LMARGIN", new_y="NEXT")
 
 
@@ -55,28 +60,31 @@ def _draw_qr(pdf: FPDF, payload: str, x: float, y: float) -> None:
 def render_pdf(view: InvoiceView) -> bytes:
     """The PDF bytes of one invoice."""
     pdf = FPDF(format="A4")
-    pdf.core_fonts_encoding = "windows-1252"
+    pdf.add_font(_FONT, "", FONT_DIR / "DejaVuSans.ttf")
+    pdf.add_font(_FONT, "B", FONT_DIR / "DejaVuSans-Bold.ttf")
     pdf.set_title(f"Lasku / Invoice {view.reference}")
     pdf.set_author(view.organization)
     pdf.set_margins(_MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, _MARGIN)
     pdf.add_page()
 
-    pdf.set_font("Helvetica", "B", size=14)
+    pdf.set_font(_FONT, "B", size=14)
     pdf.cell(0, 8, view.organization, new_x="LMARGIN", new_y="NEXT")
     if view.organization_business_id:
-        pdf.set_font("Helvetica", size=9)
+        pdf.set_font(_FONT, size=9)
         pdf.cell(0, 5, f"Y-tunnus / Business ID {view.organization_business_id}",
                  new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "B", size=18)
+    pdf.set_font(_FONT, "B", size=18)
     title = ("HYVITYSLASKU / CREDIT NOTE" if view.kind == "credit_note"
              else "LASKU / INVOICE")
     pdf.cell(0, 12, title, align="R", new_x="LMARGIN", new_y="NEXT")
 
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(_FONT, size=10)
     for text in (view.payer_name, *view.payer_address):
         pdf.cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
+    if view.member_name:
+        _label(pdf, "Jäsen", "Member", view.member_name)
     _label(pdf, "Päivämäärä", "Date", view.issue_date)
     _label(pdf, "Eräpäivä", "Due date", view.due_date)
     _label(pdf, "Viitenumero", "Reference", view.reference)
@@ -98,7 +106,7 @@ def render_pdf(view: InvoiceView) -> bytes:
     pdf.ln(4)
 
     if view.payable:
-        pdf.set_font("Helvetica", "B", size=11)
+        pdf.set_font(_FONT, "B", size=11)
         pdf.cell(0, 7, "Maksutiedot / Payment details", new_x="LMARGIN", new_y="NEXT")
         _label(pdf, "Saaja", "Beneficiary", view.beneficiary)
         _label(pdf, "Saajan tilinumero", "IBAN", view.iban)
@@ -107,7 +115,7 @@ def render_pdf(view: InvoiceView) -> bytes:
         _label(pdf, "Eräpäivä", "Due date", view.due_date)
         _label(pdf, "Euro", "Amount", view.open_amount)
         pdf.ln(3)
-        pdf.set_font("Helvetica", size=8)
+        pdf.set_font(_FONT, size=8)
         pdf.cell(0, 5, "Virtuaaliviivakoodi / Virtual barcode", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Courier", size=9)
         pdf.cell(0, 5, view.barcode, new_x="LMARGIN", new_y="NEXT")
@@ -115,7 +123,7 @@ def render_pdf(view: InvoiceView) -> bytes:
         _draw_code128(pdf, view.barcode, _MARGIN, top)
         _draw_qr(pdf, view.qr_payload, pdf.w - _MARGIN - 40, top - 2)
         pdf.set_y(top + 40)
-        pdf.set_font("Helvetica", size=8)
+        pdf.set_font(_FONT, size=8)
         pdf.cell(0, 5, "Pankkiviivakoodi (Code 128) ja EPC QR -koodi / "
                  "Bank barcode (Code 128) and EPC QR code", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

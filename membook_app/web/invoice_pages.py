@@ -88,6 +88,7 @@ def render_invoice_page(view: InvoiceView, pdf_href: str, pay_href: str) -> str:
         f"</td><td class='amount'>{escape(ln.amount)}</td></tr>" for ln in view.lines)
     details = "".join((
         _row("Maksaja", "Payer", view.payer_name, "payer"),
+        _row("Jäsen", "Member", view.member_name, "member") if view.member_name else "",
         _row("Päivämäärä", "Date", view.issue_date),
         _row("Eräpäivä", "Due date", view.due_date, "due-date"),
         _row("Viitenumero", "Reference", view.reference, "reference"),
