@@ -14,11 +14,12 @@ What each figure means, precisely:
   deemed resigned or ended whose `end_date` (the day the membership ended, which an
   import may set in the past; the status-history row is only when it was recorded) falls
   in the month. Members at each month's end are counted back from now with those two.
-* **invoiced against paid** — for the billing period the fee page opens on (the
-  membership year after today's: a treasurer bills 2027 in late 2026), by organisation
-  share (the line's organisation inside the subtree): invoiced = the lines of the
-  period's invoices, credited = the lines of its credit notes, paid = each line's part of
-  what its invoice has been paid, pro rata to the line (paid × line / total, rounded down
+* **invoiced against paid** — for one billing period (the reader chooses among the
+  periods the subtree's clubs were invoiced for; by default the current calendar year's
+  when it has invoices, else the latest period that has), by organisation share (the
+  line's organisation inside the subtree): invoiced = the lines of the period's
+  invoices, credited = the lines of its credit notes, paid = each line's part of what
+  its invoice has been paid, pro rata to the line (paid × line / total, rounded down
   per line, as the invoicing report counts it; the settlement splits each payment to the
   exact cent by what is still billed, docs/settlements.md), open = the rest.
 * **open receivables by age** — the whole open amount of unpaid invoices issued by an
@@ -36,8 +37,12 @@ What each figure means, precisely:
   the count and sum are the operator's figure and shown only to the operator.
 * **next settlement** — `settlements.runs.compute_shares` for the subtree with the
   cut-off now: this organisation's own payout and the subtree's total (billing readers).
-* **latest bank import** — when the bank's data last arrived and whether it went in; the
-  file, its counts and its totals are the escrow account's and only the operator's.
+* **latest bank import** — the latest attempt to bring the bank's data in (imported,
+  refused, or a file already imported: the refusals and repeats are audit events, see
+  `payments.bank_import.run_import`) and when, and when the latest import that went in
+  was; it is *late* when that was before the previous banking day (the bank's file of a
+  banking day arrives by the next one). The file, its counts and its totals are the
+  escrow account's and only the operator's.
 """
 
 from __future__ import annotations
@@ -45,26 +50,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
+from membook_app.banking.banking_days import add_banking_days
 from membook_app.db import session_scope
 from membook_app.errors import PermissionDenied
+from membook_app.formatting import HELSINKI
 from membook_app.payments.matching import MATCHED_STATUSES
 from membook_app.register.organizations import get_organization
 from membook_app.settlements.runs import compute_shares
 from models import (
     Allocation,
+    AuditEvent,
     BankImport,
     Invoice,
     InvoiceLine,
+    InvoiceRun,
     Membership,
     Organization,
     Payment,
+    RunPrice,
     RunPriceLine,
     utcnow,
 )
@@ -143,11 +153,20 @@ class SettlementEstimate:
     payment_count: int
 
 
+# The audit events of an attempt that left no BankImport (payments/bank_import.py).
+IMPORT_EVENTS = {"bank_import.refused": "refused", "bank_import.duplicate": "duplicate"}
+
+
 @dataclass(frozen=True)
 class ImportStatus:
+    """The latest attempt (`outcome` imported | refused | duplicate, `created_at` its
+    time) and the latest import that went in (`imported_at`, None when none has)."""
+
     created_at: datetime
-    status: str
-    message: str | None
+    outcome: str
+    imported_at: datetime | None
+    late: bool  # the latest import that went in is older than the previous banking day
+    message: str | None  # the refusal's reason or the import's note: operator only
     # The escrow account's details: None unless the reader is the operator.
     filename: str | None
     file_format: str | None
@@ -163,6 +182,7 @@ class Dashboard:
     organization_name: str
     today: date
     period: str
+    periods: tuple[str, ...]  # the periods with invoices in the subtree, newest first
     members_now: int
     months: tuple[MonthFigure, ...]
     shares: tuple[ShareFigure, ...]
@@ -173,9 +193,29 @@ class Dashboard:
     latest_import: ImportStatus | None
 
 
-def billing_period(today: date) -> str:
-    """The period the fee page opens on: the membership year after today's."""
-    return str(today.year + 1)
+def default_period(periods: Sequence[str], today: date) -> str:
+    """The current calendar year's period when it has invoices, else the latest that has
+    (a treasurer bills next year in the autumn, but this year's money comes in all year)."""
+    this_year = str(today.year)
+    if this_year in periods or not periods:
+        return this_year
+    return max(periods)
+
+
+def _periods(session: Session, ids: list[int]) -> tuple[str, ...]:
+    """The periods invoiced to the subtree's clubs, newest first: from the run prices (a
+    run's price per club; a few hundred rows), and for runs made before run prices (whose
+    invoices keep their own lines) from one invoice of the run in the subtree. Manual
+    invoices have no period, and a credit note has its invoice's."""
+    priced = sa.select(RunPrice.id).where(RunPrice.run_id == InvoiceRun.id)
+    old_run_here = sa.select(Invoice.id).where(Invoice.run_id == InvoiceRun.id,
+                                               col(Invoice.organization_id).in_(ids))
+    has_prices_here = sa.select(RunPrice.id).where(RunPrice.run_id == InvoiceRun.id,
+                                                   col(RunPrice.organization_id).in_(ids))
+    found = session.execute(sa.select(InvoiceRun.period).distinct().where(sa.or_(
+        has_prices_here.exists(),
+        sa.and_(~priced.exists(), old_run_here.exists())))).scalars().all()
+    return tuple(sorted({str(p) for p in found}, reverse=True))
 
 
 def _month_starts(today: date, count: int) -> list[date]:
@@ -353,16 +393,36 @@ def _settlement(session: Session, org: Organization, cut_off: datetime) -> Settl
         payment_count=sum(s.payment_count for s in shares))
 
 
-def _latest_import(session: Session, operator: bool) -> ImportStatus | None:
+def _utc(moment: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite returns it naive)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _latest_import(session: Session, operator: bool, today: date) -> ImportStatus | None:
+    """The latest attempt and the latest import that went in: the newest BankImport, and
+    the newest refused or repeated file after it (audit events, read from their time
+    index from that import on)."""
     latest = session.exec(select(BankImport).order_by(col(BankImport.id).desc()).limit(1)).first()
-    if latest is None:
+    since = [col(AuditEvent.at) >= latest.created_at] if latest is not None else []
+    event = session.exec(select(AuditEvent).where(
+        col(AuditEvent.action).in_(list(IMPORT_EVENTS)), *since)
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(1)).first()
+    if latest is None and event is None:
         return None
+    imported_at = _utc(latest.created_at) if latest is not None else None
+    late = imported_at is None or (imported_at.astimezone(HELSINKI).date()
+                                   < add_banking_days(today, -1))
+    if event is not None and (imported_at is None or _utc(event.at) >= imported_at):
+        message = str((event.after or {}).get("message", "")) if operator else None
+        return ImportStatus(_utc(event.at), IMPORT_EVENTS[event.action], imported_at, late,
+                            message, None, None, None, None, None, None)
+    assert latest is not None and imported_at is not None
     if not operator:
-        return ImportStatus(latest.created_at, latest.status, None, None, None, None, None,
-                            None, None)
-    return ImportStatus(latest.created_at, latest.status, latest.message, latest.filename,
-                        latest.format, latest.payment_count, latest.matched_count,
-                        latest.unmatched_count, latest.credit_cents)
+        return ImportStatus(imported_at, "imported", imported_at, late, None, None, None,
+                            None, None, None, None)
+    return ImportStatus(imported_at, "imported", imported_at, late, latest.message,
+                        latest.filename, latest.format, latest.payment_count,
+                        latest.matched_count, latest.unmatched_count, latest.credit_cents)
 
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dashboard")
@@ -385,9 +445,12 @@ def _settlement_apart(url: str, org_id: int, cut_off: datetime) -> SettlementEst
         return _settlement(session, org, cut_off)
 
 
-def dashboard(session: Session, actor: Actor, organization_id: int, today: date) -> Dashboard:
+def dashboard(session: Session, actor: Actor, organization_id: int, today: date,
+              period: str | None = None) -> Dashboard:
     """The dashboard of an organisation and its subtree, for anyone who may read it.
 
+    `period`: the billing period of "invoiced against paid"; one the subtree has no
+    invoices for (or None) gives the default (`default_period`).
     `today` dates the buckets (months, weeks, ages, the period); the settlement
     estimate's cut-off is this moment, as a run started now would have it. The figures
     are read over two connections at once, so they may stem from moments a few hundred
@@ -406,14 +469,16 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date)
             others.append(int(org_id))
     ids = sorted(orgs)
     members_now, months = _members(session, ids, today)
-    period = billing_period(today)
     billing = actor.can("billing.read", org.path)
+    periods = _periods(session, ids) if billing else ()
+    if period not in periods:
+        period = default_period(periods, today)
     # The period's shares and the settlement estimate are the two heaviest figures and
     # depend on nothing else here, so connections of their own compute them meanwhile (on
     # PostgreSQL other backends, on SQLite other readers of the WAL database).
     url = _url_of(session)
     shares = _POOL.submit(_shares_apart, url, orgs, period,
-                          members_now > LARGE_SUBTREE) if billing else None
+                          members_now > LARGE_SUBTREE) if period in periods else None
     settlement = _POOL.submit(_settlement_apart, url, org.id, utcnow()) if billing else None
     weeks: tuple[WeekFigure, ...] = ()
     if billing:
@@ -421,12 +486,13 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date)
         weeks = _weeks(session, ids, others if mostly_here else None, today)
     receivables = _receivables(session, ids, today) if billing else ()
     unmatched = _unmatched(session) if actor.is_operator else None
-    latest_import = _latest_import(session, actor.is_operator) if billing else None
+    latest_import = _latest_import(session, actor.is_operator, today) if billing else None
     return Dashboard(
         organization_id=org.id,  # type: ignore[arg-type]
         organization_name=org.name,
         today=today,
         period=period,
+        periods=periods,
         members_now=members_now,
         months=months,
         shares=shares.result() if shares else (),

@@ -19,14 +19,14 @@ from membook_app.billing.invoices import LineInput, create_credit_note, create_m
 from membook_app.billing.runs import commit_run
 from membook_app.db import session_scope
 from membook_app.errors import NotFound, PermissionDenied
-from membook_app.payments.bank_import import helsinki_today, import_bank_file
+from membook_app.payments.bank_import import helsinki_today, import_bank_file, record_refusal
 from membook_app.payments.online import apply_result
 from membook_app.payments.paytrail import CallbackParams
 from membook_app.payments.unmatched import book_payment
 from membook_app.register.memberships import add_membership, end_membership
 from membook_app.register.people import create_person
 from membook_app.reports import dashboard as dashboard_module
-from membook_app.reports.dashboard import billing_period, dashboard
+from membook_app.reports.dashboard import dashboard, default_period
 from membook_app.settings import get_settings
 from membook_app.settlements.runs import compute_shares
 from models import Invoice, Membership, Payment, PaytrailAttempt, invoice_lines
@@ -77,7 +77,7 @@ def scenario(db_url: str) -> Scenario:
     Shares per invoice: club A 30 € or club B 20 €, the district 10 €, the federation 5 €.
     """
     today = helsinki_today()
-    period = billing_period(today)
+    period = str(today.year + 1)  # billed in advance: the only period, so the default
     tree = make_tree(db_url)
     treasurer_a = make_staff(db_url, "ta@example.fi", tree.club_a, "treasurer")
     district_treasurer = make_staff(db_url, "td@example.fi", tree.district, "treasurer")
@@ -207,12 +207,13 @@ def test_queue_settlement_and_import_by_reader(scenario: Scenario) -> None:
     assert seen.unmatched is not None
     assert (seen.unmatched.count, seen.unmatched.amount_cents) == (1, 1234)
     assert seen.latest_import is not None
-    assert (seen.latest_import.filename, seen.latest_import.status,
+    assert (seen.latest_import.filename, seen.latest_import.outcome,
             seen.latest_import.payment_count) == ("dashboard.xml", "imported", 4)
+    assert not seen.latest_import.late
     treasurer = _dashboard(scenario, scenario.district_treasurer, scenario.tree.district)
     assert treasurer.unmatched is None
     assert treasurer.latest_import is not None
-    assert treasurer.latest_import.status == "imported"
+    assert treasurer.latest_import.outcome == "imported"
     assert treasurer.latest_import.filename is None and treasurer.latest_import.credit_cents is None
 
     estimate = treasurer.settlement
@@ -261,3 +262,91 @@ def test_who_may_read_it(db_url: str) -> None:
         with pytest.raises(NotFound):
             dashboard(s, actor(db_url, sibling), 999_999, today)
         assert dashboard(s, actor(db_url, viewer), tree.club_a, today).members_now == 1
+
+
+def _run(url: str, club: int, type_id: int, period: str, cents: int, today: date) -> None:
+    with session_scope(url) as s:
+        set_fee(s, None, organization_id=club, period=period, amount_cents=cents,
+                membership_type_id=type_id)
+    with session_scope(url) as s:
+        commit_run(s, None, club, True, period, today, today + timedelta(days=14), today=today)
+
+
+def test_period_choice(db_url: str) -> None:
+    """The periods with invoices in the reader's subtree; this year's by default when it
+    has invoices, else the latest; a period chosen, and one with no invoices ignored."""
+    today = helsinki_today()
+    this, last, next_ = str(today.year), str(today.year - 1), str(today.year + 1)
+    tree = make_tree(db_url)
+    make_member(db_url, tree.club_a, tree.type_a, "Aino", "Aalto")
+    make_member(db_url, tree.club_b, tree.type_b, "Olli", "Bergman")
+    _run(db_url, tree.club_a, tree.type_a, last, 2500, today)
+    _run(db_url, tree.club_a, tree.type_a, this, 3000, today)
+    _run(db_url, tree.club_b, tree.type_b, next_, 2000, today)
+    district = make_staff(db_url, "td@example.fi", tree.district, "treasurer")
+    club_b = make_staff(db_url, "tb@example.fi", tree.club_b, "treasurer")
+
+    def board(token: str, org_id: int, period: str | None = None):  # type: ignore[no-untyped-def]
+        with session_scope(db_url) as s:
+            return dashboard(s, actor(db_url, token), org_id, today, period)
+
+    def shares(b) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        return {f.organization_name: f.invoiced_cents for f in b.shares}
+
+    seen = board(district, tree.district)
+    assert seen.periods == (next_, this, last)
+    assert seen.period == this and shares(seen) == {"Seura A ry": 3000}
+    chosen = board(district, tree.district, next_)
+    assert chosen.period == next_ and shares(chosen) == {"Seura B ry": 2000}
+    assert board(district, tree.district, last).period == last
+    unknown = board(district, tree.district, "1999")
+    assert unknown.period == this and shares(unknown) == {"Seura A ry": 3000}
+    # Club B was invoiced for next year only: that is its default, and its only period.
+    own = board(club_b, tree.club_b)
+    assert own.periods == (next_,) and own.period == next_
+    assert shares(own) == {"Seura B ry": 2000}
+    assert board(club_b, tree.club_b, this).period == next_
+
+
+def test_default_period() -> None:
+    today = date(2026, 3, 1)
+    assert default_period(("2027", "2026", "2025"), today) == "2026"
+    assert default_period(("2025", "2024"), today) == "2025"
+    assert default_period((), today) == "2026"
+
+
+def test_latest_import_shows_refusals_and_lateness(db_url: str) -> None:
+    """A refused file after an import is the latest attempt, with the import that went in
+    beside it; the import is late once the previous banking day has passed without one."""
+    tree = make_tree(db_url)
+    treasurer = make_staff(db_url, "ta@example.fi", tree.club_a, "treasurer")
+    operator = make_staff(db_url, "op@example.fi", None, None, operator=True)
+    today = helsinki_today()
+
+    def latest(token: str, day: date = today):  # type: ignore[no-untyped-def]
+        with session_scope(db_url) as s:
+            return dashboard(s, actor(db_url, token), tree.club_a, day).latest_import
+
+    assert latest(treasurer) is None
+    with session_scope(db_url) as s:
+        record_refusal(s, None, "eka.xml", "upload", "Summat eivät täsmää")
+    first = latest(operator)
+    assert first is not None and (first.outcome, first.imported_at) == ("refused", None)
+    assert first.late and first.message == "Summat eivät täsmää"
+    bank = camt054([{"archive": "L-1", "cents": 1000, "name": "Joku", "date": today.isoformat()}],
+                   msg_id="LATE-1")
+    with session_scope(db_url) as s:
+        import_bank_file(s, None, bank, "toka.xml", today=today)
+    ok = latest(treasurer)
+    assert ok is not None and ok.outcome == "imported" and not ok.late
+    assert ok.imported_at == ok.created_at and ok.message is None
+    with session_scope(db_url) as s:
+        record_refusal(s, None, "kolmas.xml", "upload", "Väärä muoto")
+    refused = latest(treasurer)
+    assert refused is not None and refused.outcome == "refused"
+    assert refused.imported_at == ok.imported_at and refused.created_at > ok.imported_at
+    assert refused.message is None and refused.filename is None  # the operator's details
+    assert latest(operator).message == "Väärä muoto"  # type: ignore[union-attr]
+    # Two banking days on (a week on is past any weekend and holiday), it is late.
+    assert latest(treasurer, today + timedelta(days=7)).late  # type: ignore[union-attr]
+    assert not latest(treasurer, today + timedelta(days=1)).late  # type: ignore[union-attr]

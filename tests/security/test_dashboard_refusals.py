@@ -65,3 +65,23 @@ async def test_own_club_is_shown(world: dict[str, Any]) -> None:
     assert not is_refusal(result), result
     assert state.loaded and state.members_now == "1" and state.organization == "Seura A ry"
     assert len(state.member_chart) == 12 and len(state.week_rows) == 12
+
+
+@pytest.mark.parametrize("who", ATTACKERS)
+async def test_period_choice_refused(world: dict[str, Any], who: str) -> None:
+    """Choosing a period recomputes the figures: the same refusal as opening them."""
+    state = state_for(DashboardState, world[who])
+    state.org_id = str(world["tree"].club_a)
+    result = await call_handler(state, "choose_period", "2026")
+    assert is_refusal(result), result
+    assert _untouched(state) and state.chosen_period == ""
+
+
+async def test_own_club_period_choice(world: dict[str, Any]) -> None:
+    """The control: a period with no invoices falls back to the default, shown loaded."""
+    state = state_for(DashboardState, world["treasurer_a"])
+    state.org_id = str(world["tree"].club_a)
+    result = await call_handler(state, "choose_period", "1999")
+    assert not is_refusal(result), result
+    assert state.loaded and state.chosen_period == "1999" and state.period != "1999"
+    assert state.periods == []

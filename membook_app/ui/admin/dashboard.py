@@ -22,7 +22,8 @@ from membook_app.ui.i18n import UiState, t
 
 nav_item("/admin", "layout-dashboard", "Yleiskuva", "Dashboard", order=5)
 
-IMPORT_STATUSES = {"imported": "luettu / imported"}  # refused files leave no BankImport
+IMPORT_OUTCOMES = {"imported": "luettu / imported", "refused": "hylätty / refused",
+                   "duplicate": "jo luettu aiemmin / already imported"}
 CHART_HEIGHT = 260
 # Money axes and tooltips in Finnish form (1 234,50 €); chart data is in euros.
 EUROS_JS = "(value) => value.toLocaleString('fi-FI', {style: 'currency', currency: 'EUR'})"
@@ -53,6 +54,8 @@ class DashboardState(StaffState):
     loaded: bool = False
     organization: str = ""
     period: str = ""
+    periods: list[str] = []
+    chosen_period: str = ""  # the reader's choice; "" is the default period
     members_now: str = ""
     member_chart: list[dict[str, str | int]] = []
     member_rows: list[FigureRow] = []
@@ -72,10 +75,14 @@ class DashboardState(StaffState):
     has_import: bool = False
     import_at: str = ""
     import_status: str = ""
+    import_failed: bool = False
+    import_last_ok: str = ""  # the latest import that went in, when the latest did not
+    import_late: bool = False
     import_details: str = ""
 
     def _fill(self, board: Dashboard) -> None:
         self.organization, self.period = board.organization_name, board.period
+        self.periods = list(board.periods)
         self.members_now = number(board.members_now)
         self.member_chart = [
             {"month": _month_label(board, i), "joins": m.joins, "resignations": m.resignations,
@@ -112,8 +119,12 @@ class DashboardState(StaffState):
         self.has_import = latest is not None
         if latest is not None:
             self.import_at = fi_datetime(latest.created_at)
-            self.import_status = IMPORT_STATUSES.get(latest.status, latest.status)
-            self.import_details = "" if latest.filename is None else (
+            self.import_status = IMPORT_OUTCOMES.get(latest.outcome, latest.outcome)
+            self.import_failed = latest.outcome != "imported"
+            self.import_last_ok = ("" if latest.outcome == "imported" else
+                                   fi_datetime(latest.imported_at) or "–")
+            self.import_late = latest.late
+            self.import_details = (latest.message or "") if latest.filename is None else (
                 f"{latest.filename} ({latest.file_format}): {number(latest.payment_count)} "
                 f"maksua / payments, {number(latest.matched_count)} kohdistettu / matched, "
                 f"{number(latest.unmatched_count)} kohdistamatta / unmatched, "
@@ -125,13 +136,24 @@ class DashboardState(StaffState):
     def load(self, _org_id: str = "") -> None:
         """Compute the selected organisation's dashboard: on opening the page, and after
         the switcher chose another organisation (it passes the new id, already in org_id)."""
+        self._load_board(self.chosen_period)
+
+    def _load_board(self, period: str) -> None:
         self.loaded = False
         if not self.org_id.isdigit():
             return
         with session_scope() as session:
             board = dashboard(session, current_actor(), int(self.org_id),
-                              datetime.now(HELSINKI).date())
+                              datetime.now(HELSINKI).date(), period or None)
+        self.chosen_period = period
         self._fill(board)
+
+    @rx.event
+    @guarded("staff")
+    def choose_period(self, period: str) -> None:
+        """Show "invoiced against paid" for another period (the service falls back to the
+        default for a period the subtree has no invoices for)."""
+        self._load_board(str(period)[:20])
 
 
 def _figures(key: str, headers: list[rx.Var], rows: rx.Var) -> rx.Component:
@@ -154,10 +176,12 @@ def _figures(key: str, headers: list[rx.Var], rows: rx.Var) -> rx.Component:
     )
 
 
-def _card(key: str, title: rx.Var, chart: rx.Component, figures: rx.Component) -> rx.Component:
+def _card(key: str, title: rx.Var, chart: rx.Component, figures: rx.Component,
+          choice: rx.Component | None = None) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.heading(title, size="3"), rx.spacer(), figures, width="100%",
+            rx.hstack(rx.heading(title, size="3"), *([choice] if choice else []), rx.spacer(),
+                      figures, width="100%",
                       align="center"),
             rx.box(chart, width="100%", height=f"{CHART_HEIGHT}px"),
             width="100%",
@@ -204,9 +228,17 @@ def _members_chart() -> rx.Component:
                           DashboardState.member_rows))
 
 
+def _period_select() -> rx.Component:
+    """The periods with invoices in the subtree; none: the default period's title only."""
+    return rx.cond(DashboardState.periods.length() > 1,
+                   rx.select(DashboardState.periods, value=DashboardState.period,
+                             on_change=DashboardState.choose_period, size="1",
+                             id="period-select"),
+                   rx.text(DashboardState.period, id="period-only"))
+
+
 def _shares_chart() -> rx.Component:
-    return _card("shares", rx.fragment(t("Laskutettu ja maksettu, kausi ", "Invoiced and paid, "
-                                          "period "), DashboardState.period),
+    return _card("shares", t("Laskutettu ja maksettu, kausi", "Invoiced and paid, period"),
                  rx.recharts.bar_chart(
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
                      rx.recharts.x_axis(data_key="name"),
@@ -219,7 +251,8 @@ def _shares_chart() -> rx.Component:
                      data=DashboardState.share_chart),
                  _figures("shares", [t("Osuus", "Share"), t("Laskutettu", "Invoiced"),
                                      t("Hyvitetty", "Credited"), t("Maksettu", "Paid"),
-                                     t("Avoinna", "Open")], DashboardState.share_rows))
+                                     t("Avoinna", "Open")], DashboardState.share_rows),
+                 _period_select())
 
 
 def _ages_chart() -> rx.Component:
@@ -284,8 +317,19 @@ def _stats() -> rx.Component:
               id_="unmatched-figure"),
         _stat(t("Viimeisin pankkiaineisto", "Latest bank file"),
               rx.cond(DashboardState.has_import, DashboardState.import_at, "–"),
-              rx.text(DashboardState.import_status, " ", DashboardState.import_details,
-                      size="1", color_scheme="gray"),
+              rx.vstack(
+                  rx.text(DashboardState.import_status, " ", DashboardState.import_details,
+                          size="1", id="import-outcome",
+                          color_scheme=rx.cond(DashboardState.import_failed, "red", "gray")),
+                  rx.cond(DashboardState.import_failed, rx.text(
+                      t("Viimeksi luettu: ", "Last imported: "), DashboardState.import_last_ok,
+                      size="1", color_scheme="gray")),
+                  rx.cond(DashboardState.import_late, rx.text(
+                      rx.icon("triangle-alert", size=12),
+                      t(" Pankkiaineisto myöhässä: edellisen pankkipäivän tiedosto puuttuu",
+                        " Bank data is late: the previous banking day's file is missing"),
+                      size="1", color_scheme="amber", id="import-late")),
+                  spacing="1"),
               id_="latest-import"),
         gap="0.75em", wrap="wrap", width="100%",
     )
