@@ -87,10 +87,16 @@ class Settings(BaseSettings):
         default="pain.001.001.03",
         description="SEPA payout file version of weekly settlements (ask your bank).",
     )
+    bank_inbox_dir: Path | None = Field(
+        default=None,
+        description="Folder the daily bank import takes files from (it keeps processed/ and "
+        "failed/ inside it). Unset: VAR_DIR/bank-inbox.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         self.var_dir = Path(self.var_dir).resolve()
+        self.bank_inbox_dir = Path(self.bank_inbox_dir or self.var_dir / "bank-inbox").resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'membook.db'}"
         return self

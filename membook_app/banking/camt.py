@@ -33,7 +33,12 @@ from membook_app.banking.statement import (
 
 _NAMESPACE = re.compile(r"\{(urn:iso:std:iso:20022:tech:xsd:(camt\.05[34])\.001\.(\d\d))\}Document")
 SUPPORTED_VERSIONS = ("02", "08")
-_AMOUNT = re.compile(r"(\d{1,18})(?:\.(\d{1,5}))?", re.ASCII)
+# Entry statuses other than BOOK (ISO ExternalEntryStatus1Code): read, counted in the
+# totals, never imported. Anything else, or no status, refuses the file.
+_NOT_BOOKED = frozenset({"PDNG", "INFO", "FUTR"})
+# At most 15 digits of euros: a larger amount is no real payment, and its cents (or a
+# file's sum of them) would overflow the database's 64-bit columns mid-import.
+_AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d{1,5}))?", re.ASCII)
 
 # Children read from Ntry, TxDtls, TxDtls/Refs and TxDtls/RltdPties: the first child with
 # each of these local names, in this order (see ``_first_children``).
@@ -351,15 +356,17 @@ class _Parser:
             if indicator == "DBIT":
                 signed = -signed
         # .02: <Sts>BOOK</Sts>, .08: <Sts><Cd>BOOK</Cd></Sts>
-        booked = status is not None and (
-            (_text(status) or _path_text(status, self.q["Cd"])) == "BOOK"
-        )
+        code = None if status is None else (_text(status) or _path_text(status, self.q["Cd"]))
+        booked = code == "BOOK"
+        if not booked and code not in _NOT_BOOKED:
+            raise self.status_error(status, ntry, path, code)
         container.add_entry(signed, booked)
         if not booked:
             return
         booking = self.day(booking_el, path, "BookgDt")
         if booking is None:
-            raise self.error(ntry, path, "BookgDt", "booking date missing")
+            raise self.error(ntry if booking_el is None else booking_el, path, "BookgDt",
+                             "booking date missing")
         tx_code, tx_prtry = (None, None) if code_el is None else self.bank_tx_code(code_el)
         currency = amount_el.get("Ccy") or "EUR"
         entry_archive_id = None if archive_el is None else _text(archive_el)
@@ -424,9 +431,18 @@ class _Parser:
         for number, batch in batches.items():
             self.check_batch(batch, amounts.get(number, []), f"{_details_path(path, number)}/Btch")
 
-    def day(self, el: Element, path: str, field: str) -> date | None:
+    def status_error(self, status: Element | None, ntry: Element, path: str,
+                     code: str | None) -> BankFileError:
+        """A missing or unknown ``Sts``: whether the bank booked the entry is unknown, and
+        guessing either way books money wrongly or loses it, so the file is refused."""
+        if status is None:
+            return self.error(ntry, path, "Sts", "status missing (expected BOOK, PDNG, INFO or FUTR)")
+        return self.error(status, path, "Sts",
+                          f"{code!r} is not an entry status (expected BOOK, PDNG, INFO or FUTR)")
+
+    def day(self, el: Element | None, path: str, field: str) -> date | None:
         """:meth:`date` with a per-file cache: 100,000 entries carry a handful of dates."""
-        first = el[0] if len(el) else None
+        first = el[0] if el is not None and len(el) else None
         text = None if first is None else first.text
         value = self.dates.get(text)  # type: ignore[arg-type]
         if value is None:
@@ -720,17 +736,20 @@ class _Parser:
         """Net total: ``TtlNetNtryAmt`` + ``CdtDbtInd`` (.02) or ``TtlNetNtry/Amt`` (.08)."""
         q = self.q
         if q["TtlNetNtryAmt"] in kids:
-            amount_el, indicator = kids[q["TtlNetNtryAmt"]], kids.get(q["CdtDbtInd"])
+            owner = amount_el = kids[q["TtlNetNtryAmt"]]
+            indicator = kids.get(q["CdtDbtInd"])
         elif q["TtlNetNtry"] in kids:
-            path = f"{path}/TtlNetNtry"
-            amount_el = _child(kids[q["TtlNetNtry"]], q["Amt"])
-            indicator = _child(kids[q["TtlNetNtry"]], q["CdtDbtInd"])
+            path, owner = f"{path}/TtlNetNtry", kids[q["TtlNetNtry"]]
+            amount_el, indicator = _child(owner, q["Amt"]), _child(owner, q["CdtDbtInd"])
         else:
             return
-        self.compare(amount_el, path, "net amount", net, -1 if _text(indicator) == "DBIT" else 1)
+        sign = -1 if _text(indicator) == "DBIT" else 1
+        self.compare(amount_el, path, "net amount", net, sign, owner)
 
-    def compare(self, el: Element, path: str, field: str, computed: int, sign: int = 1) -> None:
-        stated = sign * self.amount(el, path, field, el)
+    def compare(self, el: Element | None, path: str, field: str, computed: int, sign: int = 1,
+                owner: Element | None = None) -> None:
+        """A stated total against the computed one; `owner` locates a missing amount."""
+        stated = sign * self.amount(el, path, field, el if owner is None else owner)
         if stated != computed:
             raise self.error(
                 el,
@@ -803,7 +822,8 @@ def _detect(data: bytes) -> tuple[str, str, str]:
 def parse_camt(data: bytes, sink: list[BankPayment] | None = None) -> ParsedFile:
     """Parse and verify a camt.053/.054 file; raise :class:`BankFileError` on any defect.
 
-    Only BOOK entries become payments; batched entries give one payment per TxDtls. A
+    Only BOOK entries become payments (PDNG, INFO and FUTR are counted, not imported; a
+    missing or other status refuses the file); batched entries give one payment per TxDtls. A
     TxDtls without its own ``Refs/AcctSvcrRef`` in an entry with several TxDtls gets the
     archive id ``"<entry AcctSvcrRef>/<n>"`` (n = its 1-based position among the entry's
     TxDtls), so that de-duplication on archive id keeps every payment of the batch and a

@@ -39,7 +39,7 @@ def import_cmd(file: Path, as_json: bool) -> None:
 
 @click.command("inbox")
 def inbox_cmd() -> None:
-    """Import every file waiting in <VAR_DIR>/bank-inbox now (what the daily task does)."""
+    """Import every file waiting in the inbox (BANK_INBOX_DIR) now, as the daily task does."""
     from membook_app.payments.inbox import process_inbox
 
     for result in process_inbox():

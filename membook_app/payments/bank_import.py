@@ -20,6 +20,7 @@ so nothing of it stays.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -51,6 +52,7 @@ from membook_app.payments.matching import (
 )
 from models import BankImport, utcnow
 
+log = logging.getLogger(__name__)
 SOURCE = "bank"
 CHUNK = 5000  # values per lookup statement on SQLite
 # Payment statuses set at insert time; matching.py moves "new" on.
@@ -466,7 +468,9 @@ def run_import(actor: Actor | None, data: bytes, filename: str, *, source: str,
     """The doors' entry point (upload page, CLI, inbox): import in one transaction and
     record a refused or repeated file in another, so the log shows every attempt.
 
-    Raises `BankFileError` after recording it. `progress` as for `import_bank_file`.
+    Raises `BankFileError` after recording it; any other exception during the import is
+    recorded and raised as a `BankFileError` too (chained), so every door shows and logs
+    it as a refused file. `progress` as for `import_bank_file`.
     """
     from membook_app.db import session_scope
 
@@ -479,6 +483,17 @@ def run_import(actor: Actor | None, data: bytes, filename: str, *, source: str,
         with session_scope() as session:
             record_refusal(session, actor, filename, source, exc)
         raise
+    except Exception as exc:
+        # A defect of ours or the database's: the transaction rolled back, so the file is
+        # refused like a bad one, and the log says so instead of the attempt vanishing.
+        log.exception("bank import of %s failed", filename)
+        refusal = BankFileError(
+            "odottamaton virhe tuonnissa, mitään ei tuotu / unexpected error while "
+            f"importing, nothing was imported ({type(exc).__name__}: {exc})"[:900],
+            format="bank file", file=filename)
+        with session_scope() as session:
+            record_refusal(session, actor, filename, source, refusal)
+        raise refusal from exc
     if result.duplicate_file:
         with session_scope() as session:
             record(session, actor, "bank_import.duplicate", "bankimport", result.import_id,

@@ -1,6 +1,6 @@
 """The daily bank inbox: files the bank connection (or a person) drops into a folder.
 
-Folder: `<VAR_DIR>/bank-inbox/` (no setting of its own; `VAR_DIR` moves it). Layout:
+Folder: the setting `BANK_INBOX_DIR` (default `<VAR_DIR>/bank-inbox/`). Layout:
 
     bank-inbox/            drop KTL / camt.053 / camt.054 files here
     bank-inbox/.work/      a file being imported (claimed by an atomic rename)
@@ -8,8 +8,9 @@ Folder: `<VAR_DIR>/bank-inbox/` (no setting of its own; `VAR_DIR` moves it). Lay
     bank-inbox/failed/     refused (bad format, totals that do not add up) or crashed
 
 Each file is imported in its own transaction; its outcome is recorded: a `BankImport`
-row for an import, an `AuditEvent` (`bank_import.refused`, `bank_import.duplicate`,
-`bank_import.failed`) otherwise, and a `<file>.result.json` beside the moved file.
+row for an import, an `AuditEvent` (`bank_import.refused`, `bank_import.duplicate`)
+otherwise, and a `<file>.result.json` beside the moved file. An unexpected error while
+importing is recorded as a refusal too (`run_import`), so the import log shows every file.
 Claiming by rename makes two workers running the task at once import each file once;
 moving after the commit means a crash in between leaves the file in `.work/`, and the
 next run imports nothing for it (same hash) and moves it on.
@@ -45,7 +46,10 @@ class InboxResult:
 
 
 def inbox_dir() -> Path:
-    return get_settings().var_dir / "bank-inbox"
+    """The configured inbox (`BANK_INBOX_DIR`); the settings fill in the default."""
+    folder = get_settings().bank_inbox_dir
+    assert folder is not None
+    return folder
 
 
 def ensure_folders(root: Path | None = None) -> Path:
@@ -112,8 +116,11 @@ def process_inbox(root: Path | None = None, today: date | None = None) -> list[I
             log.exception("bank inbox: importing %s failed", name)
             outcome, message, folder = "failed", f"{type(exc).__name__}: {exc}", root / "failed"
             details = {"outcome": outcome, "filename": name, "message": message}
-            with session_scope() as session:
-                record_refusal(session, None, name, SOURCE, message)
+            try:  # run_import records its own failures; this is anything before or after
+                with session_scope() as session:
+                    record_refusal(session, None, name, SOURCE, message)
+            except Exception:  # noqa: BLE001 — the database may be what failed
+                log.exception("bank inbox: recording the failure of %s failed too", name)
         moved = _move(work, folder, details)
         log.info("bank inbox: %s %s → %s", name, outcome, moved)
         results.append(InboxResult(name, outcome, message[:1000], import_id, str(moved)))

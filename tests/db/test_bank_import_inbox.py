@@ -135,3 +135,51 @@ def test_cli_refuses_bad_file(db_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "bad.txt" in result.output
     assert money_snapshot(db_url) == before
+
+
+def test_inbox_folder_is_the_bank_inbox_dir_setting(db_url: str, tmp_path: Path,
+                                                    monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from membook_app.settings import get_settings
+    make_world(db_url)
+    folder = tmp_path / "pankki" / "saapuvat"
+    monkeypatch.setenv("BANK_INBOX_DIR", str(folder))
+    get_settings.cache_clear()
+    try:
+        folder.mkdir(parents=True)
+        (folder / "ktl.txt").write_bytes(sample(KTL))
+        result = import_inbox_now(TODAY)
+        assert [f["outcome"] for f in result["files"]] == ["imported"]
+        assert [p.name[-7:] for p in (folder / "processed").iterdir()
+                if not p.name.endswith(".json")] == ["ktl.txt"]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_unexpected_error_is_recorded_as_a_refused_file(db_url: str) -> None:
+    """Any exception inside the import rolls it back and reaches the log as a refusal."""
+    from membook_app.banking.statement import BankFileError
+    from membook_app.payments.bank_import import run_import
+
+    make_world(db_url)
+    before = money_snapshot(db_url)
+
+    def interrupted(done: int) -> None:
+        raise RuntimeError(f"yhteys katkesi {done}")
+
+    try:
+        run_import(None, sample(KTL), "viitteet.txt", source="cli", today=TODAY,
+                   progress=interrupted)
+    except BankFileError as exc:
+        refusal = exc
+    else:
+        raise AssertionError("the import did not fail")
+    assert isinstance(refusal.__cause__, RuntimeError)
+    assert str(refusal) == (
+        "viitteet.txt: bank file: odottamaton virhe tuonnissa, mitään ei tuotu / unexpected "
+        "error while importing, nothing was imported (RuntimeError: yhteys katkesi 7)")
+    assert money_snapshot(db_url) == before
+    operator = actor(db_url, make_staff(db_url, "op@example.fi", None, None, operator=True))
+    with session_scope(db_url) as s:
+        [row] = import_log(s, operator)
+    assert (row.filename, row.outcome, row.source) == ("viitteet.txt", "refused", "cli")
+    assert "RuntimeError: yhteys katkesi 7" in row.message

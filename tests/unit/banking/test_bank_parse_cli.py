@@ -149,3 +149,20 @@ def test_missing_file_is_a_usage_error() -> None:
     result = run("parse", "/nonexistent/file.xml")
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+def test_entry_without_booking_date_exits_2_naming_line_and_element(tmp_path: Path) -> None:
+    """Used to crash with a TypeError traceback and exit status 1."""
+    xml = (SAMPLES / FILES[1]).read_text("utf-8")
+    start = xml.index("<BookgDt>")
+    end = xml.index("</BookgDt>") + len("</BookgDt>")
+    line = xml.count("\n", 0, xml.rindex("<Ntry>", 0, start)) + 1
+    bad = tmp_path / "no-date.xml"
+    bad.write_text(xml[:start] + xml[end:], "utf-8")
+    for args in (("parse", bad), ("parse", bad, "--json")):
+        result = run(*args)
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"Virhe / Error: no-date.xml: camt.054 line {line}, Ntry[1], field BookgDt: "
+            "booking date missing\n"
+        )

@@ -413,3 +413,54 @@ def test_large_generated_file() -> None:
     assert parsed.totals.net_cents == credit - debit
     assert all(p.national_reference for p in parsed.payments)
     assert parsed.payments[-1].element == "Ntry[20000]/NtryDtls/TxDtls[1]"
+
+
+BOOKED_ENTRY = (
+    '<Ntry><Amt Ccy="EUR">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+    "<BookgDt><Dt>2026-11-26</Dt></BookgDt><AcctSvcrRef>ENTRY1</AcctSvcrRef></Ntry>"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        ("<BookgDt><Dt>2026-11-26</Dt></BookgDt>", "", "BookgDt", "booking date missing"),
+        ("<Dt>2026-11-26</Dt>", "", "BookgDt", "booking date missing"),
+        ("<Dt>2026-11-26</Dt>", "<Dt>26.11.2026</Dt>", "BookgDt", "'26.11.2026'"),
+        ('<Amt Ccy="EUR">10.00</Amt>', "", "Amt", "amount missing"),
+        ('<Amt Ccy="EUR">10.00</Amt>', '<Amt Ccy="EUR"/>', "Amt", "amount missing"),
+        # 16 digits of euros would overflow the database's 64-bit sums mid-import
+        ('<Amt Ccy="EUR">10.00</Amt>', '<Amt Ccy="EUR">1000000000000000.00</Amt>', "Amt",
+         "'1000000000000000.00' is not an amount"),
+        ("<CdtDbtInd>CRDT</CdtDbtInd>", "", "CdtDbtInd", "None is not CRDT or DBIT"),
+        ("<CdtDbtInd>CRDT</CdtDbtInd>", "<CdtDbtInd>CR</CdtDbtInd>", "CdtDbtInd", "'CR'"),
+        ("<Sts>BOOK</Sts>", "", "Sts", "status missing"),
+        ("<Sts>BOOK</Sts>", "<Sts/>", "Sts", "None is not an entry status"),
+        ("<Sts>BOOK</Sts>", "<Sts>BOOKED</Sts>", "Sts", "'BOOKED' is not an entry status"),
+        ("<Sts>BOOK</Sts>", "<Sts><Prtry>X</Prtry></Sts>", "Sts", "not an entry status"),
+    ],
+)
+def test_missing_or_malformed_required_entry_element(
+    old: str, new: str, field: str, words: str
+) -> None:
+    """Each required element of an entry, missing or malformed, refuses the file with the
+    line and the element path, never another exception (a BookgDt-less entry crashed)."""
+    assert old in BOOKED_ENTRY
+    error = refused(camt054(BOOKED_ENTRY.replace(old, new, 1)).decode())
+    assert (error.path, error.field, error.line) == ("Ntry[1]", field, 1)
+    assert str(error).startswith(f"camt.054 line 1, Ntry[1], field {field}: ")
+    assert words in str(error)
+
+
+def test_unknown_status_in_08_refuses_and_known_ones_are_skipped() -> None:
+    ns08 = NS02.replace(".02", ".08")
+    skipped = "".join(
+        BOOKED_ENTRY.replace("<Sts>BOOK</Sts>", f"<Sts><Cd>{code}</Cd></Sts>")
+        for code in ("PDNG", "INFO", "FUTR")
+    )
+    parsed = parse_camt(camt054(skipped, BOOKED_ENTRY.replace("BOOK<", "<Cd>BOOK</Cd><"),
+                                ns=ns08))
+    assert (parsed.entry_count, len(parsed.payments)) == (4, 1)
+    error = refused(camt054(BOOKED_ENTRY.replace("BOOK<", "<Cd>BOKD</Cd><"), ns=ns08).decode())
+    assert (error.path, error.field) == ("Ntry[1]", "Sts")
+    assert "'BOKD' is not an entry status" in str(error)
