@@ -24,6 +24,7 @@ from membook_app.db import session_scope
 from membook_app.errors import FormErrors, PermissionDenied
 from membook_app.formatting import HELSINKI
 from models import AuditEvent, Invoice, InvoiceLine, OutboxMessage, Reminder
+from tasks.invoice_mail import helsinki_today, mark_overdue_daily
 from tests.db.test_invoice_delivery import Inbox, actor_for, smtp  # noqa: F401 (fixture)
 from tests.db.test_invoice_page import make_invoice, pay
 from tests.factories import make_member, make_tree
@@ -210,3 +211,24 @@ def test_overdue_list_filters_and_export(world: World) -> None:
                                         "Virtanen Myöhempi"]
     assert rows[1][4].date() == DUE and rows[1][5] == 20
     assert rows[1][6] == 45.0 and rows[2][7] == 30.0 and rows[1][8] == 1
+
+
+def test_daily_task_marks_past_due_invoices_overdue(db_url: str) -> None:
+    """The periodic task (run in this process) on the Finnish date: an open and a partly
+    paid invoice past their due date turn overdue; paid and not yet due ones stay."""
+    tree = make_tree(db_url)
+    today = helsinki_today()
+    made = {}
+    for key, due in (("open", today - timedelta(days=1)), ("partly", today - timedelta(days=5)),
+                     ("paid", today - timedelta(days=5)), ("due_today", today)):
+        person = make_member(db_url, tree.club_a, tree.type_a, key.title(), "Virtanen")
+        made[key] = make_invoice(db_url, tree.club_a, person, [(tree.club_a, "Maksu", 2000)],
+                                 due=due, issue=today - timedelta(days=30))
+    pay(db_url, made["paid"], 2000, today - timedelta(days=10))
+    pay(db_url, made["partly"], 500, today - timedelta(days=10))
+    assert mark_overdue_daily.call_local() == 2
+    with session_scope(db_url) as s:
+        statuses = {k: s.get(Invoice, i).status for k, i in made.items()}
+    assert statuses == {"open": "overdue", "partly": "overdue", "paid": "paid",
+                        "due_today": "open"}
+    assert mark_overdue_daily.call_local() == 0  # nothing left to change
