@@ -4,7 +4,9 @@ The `Settlement` rows are the aggregates themselves (one per organisation and ru
 database sums them per organisation and run, pandas labels each run with the ISO week of
 its cut-off (Helsinki time) and pivots organisation × week. The detail is the
 `SettlementLine`s: each organisation's share of each allocation, with payment and invoice.
-The dates filter the runs' cut-off.
+The dates filter the runs' cut-off. Only the operator sees draft runs: a draft is the
+operator's working copy until approved (docs/settlements.md), so everyone else reads the
+approved runs, as on the settlement pages (`settlements.views`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ STATUS_FI = {"draft": "luonnos / draft", "approved": "hyväksytty / approved",
              "carried": "siirtyy / carried"}
 
 
+def _runs_visible(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """SQL: the runs the asker may see (the operator every run, others approved ones)."""
+    return [] if scope.actor.is_operator else [SettlementRun.status == "approved"]
+
+
 def _tables(session: Session, scope: Scope) -> list[Table]:
     rows = session.execute(
         sa.select(SettlementRun.id, SettlementRun.cut_off, Settlement.organization_id,
@@ -39,7 +46,7 @@ def _tables(session: Session, scope: Scope) -> list[Table]:
                   sa.func.sum(Settlement.net_cents), sa.func.sum(Settlement.payout_cents))
         .select_from(Settlement)
         .join(SettlementRun, SettlementRun.id == Settlement.run_id)
-        .where(scope.in_orgs(Settlement.organization_id),
+        .where(scope.in_orgs(Settlement.organization_id), *_runs_visible(scope),
                *scope.between_times(SettlementRun.cut_off))
         .group_by(SettlementRun.id, SettlementRun.cut_off, Settlement.organization_id,
                   Settlement.status)).all()
@@ -117,7 +124,7 @@ def detail(scope: Scope) -> sa.Select:
             .join(Organization, Organization.id == SettlementLine.organization_id)
             .join(Payment, Payment.id == SettlementLine.payment_id)
             .join(Invoice, Invoice.id == SettlementLine.invoice_id)
-            .where(scope.in_orgs(SettlementLine.organization_id),
+            .where(scope.in_orgs(SettlementLine.organization_id), *_runs_visible(scope),
                    *scope.between_times(SettlementRun.cut_off))
             .order_by(SettlementLine.id))
 
