@@ -58,6 +58,7 @@ async def test_open_report_refused(world: dict[str, Any], who: str, report: str)
     assert is_refusal(result), result
     assert state.tables == [] and state.detail_rows == []
     for handler, args in (("set_filter", ("date_to", "2026-12-31")), ("go_to_page", (2,)),
+                          ("submit_dates", ({"date_from": "1.1.2026"},)),
                           ("org_changed", ())):
         assert is_refusal(await call_handler(state, handler, *args)), handler
         assert state.tables == [] and state.detail_rows == []

@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from membook_app.db import session_scope
+from membook_app.errors import ValidationError
+from membook_app.register.validation import parse_date
 from membook_app.reports.receivables import BUCKETS
 from membook_app.reports.registry import (
     Filters,
@@ -24,13 +26,16 @@ from membook_app.reports.registry import (
     resolve,
     run_report,
 )
-from membook_app.ui.admin.payments import _parse_date
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import choice_select, page_title
 from membook_app.ui.guard import current_actor, guarded
 from membook_app.ui.i18n import UiState, t
 
 DETAIL_PAGE = 50
+# The date fields and where each one's error shows.
+DATE_ERRORS = {"date_from": "from_error", "date_to": "to_error"}
+DATE_ERROR = ("Päivämäärä muodossa p.k.vvvv tai vvvv-kk-pp / "
+              "Date as d.m.yyyy or yyyy-mm-dd")
 
 nav_item("/admin/reports", "chart-bar", "Raportit", "Reports", order=450)
 
@@ -66,6 +71,8 @@ class ReportsState(StaffState):
     uses_to: bool = False
     date_from: str = ""
     date_to: str = ""
+    from_error: str = ""
+    to_error: str = ""
     all_orgs: bool = False
     has_buckets: bool = False
     bucket: str = "all"
@@ -80,8 +87,8 @@ class ReportsState(StaffState):
     def _filters(self) -> Filters:
         org = None if (self.all_orgs and self.is_operator) or not self.org_id.isdigit() \
             else int(self.org_id)
-        return Filters(org, _parse_date(self.date_from) if self.uses_from else None,
-                       _parse_date(self.date_to) if self.uses_to else None,
+        return Filters(org, parse_date(self.date_from, "date_from") if self.uses_from else None,
+                       parse_date(self.date_to, "date_to") if self.uses_to else None,
                        self.bucket if self.bucket != "all" else None)
 
     def _load(self) -> None:
@@ -133,15 +140,44 @@ class ReportsState(StaffState):
         self.detail_page = 1
         self._load()
 
+    def _date_ok(self, name: str, value: str) -> bool:
+        """Whether a date field's text is a whole date (or empty), with its error shown
+        beside the field when it is not."""
+        try:
+            parse_date(value, name)
+        except ValidationError:
+            setattr(self, DATE_ERRORS[name], DATE_ERROR)
+            return False
+        setattr(self, DATE_ERRORS[name], "")
+        return True
+
+    def _apply(self, changes: dict[str, str]) -> None:
+        """Apply the valid filter values and re-run the report when one changed; a date
+        that is not whole (d.m.yyyy or yyyy-mm-dd) applies nothing and shows its error."""
+        changes = {k: str(v)[:20].strip() for k, v in changes.items()
+                   if k in ("date_from", "date_to", "bucket")}
+        valid = [self._date_ok(k, v) for k, v in changes.items() if k in DATE_ERRORS]
+        if not all(valid):
+            return
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changes:  # left the field without changing it: the report stands
+            return
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self.detail_page = 1
+        self._load()
+
     @rx.event
     @guarded("staff")
     def set_filter(self, name: str, value: str) -> None:
-        """The date and bucket filters (only these names)."""
-        if name not in ("date_from", "date_to", "bucket"):
-            return
-        setattr(self, name, str(value)[:20])
-        self.detail_page = 1
-        self._load()
+        """One filter: a date field when it is left, or the bucket (only these names)."""
+        self._apply({str(name): value})
+
+    @rx.event
+    @guarded("staff")
+    def submit_dates(self, form_data: dict[str, str]) -> None:
+        """Enter in a date field: the same as leaving it."""
+        self._apply(dict(form_data) if isinstance(form_data, dict) else {})
 
     @rx.event
     @guarded("operator")
@@ -190,17 +226,25 @@ def _shaped(table: TableView) -> rx.Component:
     )
 
 
-def _date_input(name: str, value: rx.Var, placeholder: str) -> rx.Component:
-    return rx.input(placeholder=placeholder, value=value, width="9em", id=f"report-{name}",
-                    on_change=lambda v: ReportsState.set_filter(name, v))
+def _date_input(name: str, value: rx.Var, error: rx.Var, placeholder: rx.Var) -> rx.Component:
+    """A date filter applied when the field is left or Enter is pressed (a form of one
+    field submits on Enter): a half-typed date is no filter yet. Its error beside it."""
+    return rx.form(rx.hstack(
+        rx.input(placeholder=placeholder, default_value=value, width="13em", name=name,
+                 id=f"report-{name}", on_blur=lambda v: ReportsState.set_filter(name, v)),
+        rx.cond(error != "", rx.text(error, size="1", color_scheme="red",
+                                     id=f"report-{name}-error")),
+        align="center"), on_submit=ReportsState.submit_dates, reset_on_submit=False)
 
 
 def _filters() -> rx.Component:
     return rx.flex(
         rx.cond(ReportsState.uses_from,
-                _date_input("date_from", ReportsState.date_from, "alkaen p.k.vvvv")),
+                _date_input("date_from", ReportsState.date_from, ReportsState.from_error,
+                            t("alkaen p.k.vvvv", "from d.m.yyyy"))),
         rx.cond(ReportsState.uses_to,
-                _date_input("date_to", ReportsState.date_to, "asti p.k.vvvv")),
+                _date_input("date_to", ReportsState.date_to, ReportsState.to_error,
+                            t("asti p.k.vvvv", "until d.m.yyyy"))),
         rx.cond(ReportsState.has_buckets, choice_select(
             ReportsState.bucket, dict(BUCKETS),
             lambda v: ReportsState.set_filter("bucket", v), id="report-bucket")),
