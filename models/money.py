@@ -64,6 +64,9 @@ class Payment(SQLModel, table=True):
     status: str = Field(default="unmatched", max_length=20)
     match_rule: str | None = Field(default=None, max_length=40)
     reverses_payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    # The day a payment marked for refund was paid back to its payer (payments/refunds.py):
+    # from then on it is no longer in the escrow account.
+    refunded_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -95,6 +98,11 @@ class Allocation(SQLModel, table=True):
     kind: str = Field(default="invoice", max_length=20)
     rule: str | None = Field(default=None, max_length=40)
     reverses_allocation_id: int | None = Field(default=None, foreign_key="allocation.id")
+    # Set on the negative allocation with which a credit note moved money from its (paid)
+    # invoice to the payer's credit: settlements split it by that credit note's lines. No
+    # foreign key or index: the bank import writes allocations by the 100,000 (migration
+    # e7a2b5c8d1f6).
+    credit_note_id: int | None = None
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -50,7 +50,7 @@ class SettlementRun(SQLModel, table=True):
 class Settlement(SQLModel, table=True):
     """One organisation's payout in one run, with its own RF reference.
 
-    net = gross − fees + carried_in. A net of zero or less is not paid: the
+    net = gross − reversals − fees + carried_in. A net of zero or less is not paid: the
     settlement is `carried` and its net becomes the next one's `carried_in_cents`.
     """
 

@@ -5,7 +5,10 @@ line belongs to the invoicing organisation or one of its ancestors, so the
 settlement can split the money). A credit note (kind "credit_note") has
 negative lines against the original's lines and a negative total; its
 `credited_invoice_id` names the original, whose status `refresh_invoices`
-recomputes in the same transaction ("credited" when fully credited).
+recomputes in the same transaction ("credited" when fully credited). When the credit
+leaves more paid than is still billed, the excess moves to the payer's credit balance in
+the same transaction (`_move_excess_to_credit`, docs/settlements.md "Credit notes on paid
+invoices").
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from membook_app.accounts.permissions import Actor
 from membook_app.billing.references import allocate_invoice_ids, invoice_reference
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
+from membook_app.payments.matching import lock_money
 from membook_app.register.organizations import get_organization
 from models import (
     INVOICE_STATUSES,
@@ -213,12 +217,61 @@ def create_credit_note(session: Session, actor: Actor | None, invoice_id: int, *
     refresh_invoices(session, [original.id, note.id])  # type: ignore[list-item]
     session.refresh(original)
     session.refresh(note)
+    moved = _move_excess_to_credit(session, actor, original, note)
     audit.record(session, actor, "invoice.credited", "invoice", original.id,
                  organization_id=org.id,
                  after={"credit_note_id": note.id, "credit_reference": note.reference,
                         "credited_cents": -total, "full": amounts is None, "reason": text,
-                        "status": original.status})
+                        "moved_to_credit_cents": moved, "status": original.status})
     return note
+
+
+def _move_excess_to_credit(session: Session, actor: Actor | None, original: Invoice,
+                           note: Invoice) -> int:
+    """Move what the invoice has been paid beyond what is still billed to the payer's
+    credit balance; returns the cents moved.
+
+    Without this a credited line's money stayed on the invoice ("paid") and settlements
+    divided it among the organisations still billed. The money is taken from the
+    invoice's latest payments: per payment a negative allocation on the invoice carrying
+    `credit_note_id` (settlements split it by the credit note's own lines, so exactly the
+    credited organisations give it back) and the same amount to the payer's credit. Runs
+    under the money lock, so no bank import books to the invoice meanwhile.
+    """
+    lock_money(session)
+    session.refresh(original)
+    excess = original.paid_cents - (original.total_cents - original.credited_cents)
+    if excess <= 0:
+        return 0
+    by_payment = session.execute(
+        sa.select(Allocation.payment_id, sa.func.sum(Allocation.amount_cents))
+        .where(Allocation.invoice_id == original.id)
+        .group_by(Allocation.payment_id)
+        .having(sa.func.sum(Allocation.amount_cents) > 0)
+        .order_by(sa.func.max(Allocation.id).desc())).all()
+    now, rows, taken = utcnow(), [], []
+    left = excess
+    for payment_id, net in by_payment:
+        cents = min(int(net), left)
+        common = {"payment_id": payment_id, "rule": "credited_invoice", "created_at": now,
+                  "created_by_user_id": actor.user_id if actor else None}
+        rows += [{**common, "invoice_id": original.id, "person_id": None,
+                  "amount_cents": -cents, "kind": "reversal", "credit_note_id": note.id},
+                 {**common, "invoice_id": None, "person_id": original.payer_id,
+                  "amount_cents": cents, "kind": "credit", "credit_note_id": None}]
+        taken.append({"payment_id": payment_id, "cents": cents})
+        left -= cents
+        if left == 0:
+            break
+    session.execute(sa.insert(Allocation.__table__), rows)  # type: ignore[attr-defined]
+    refresh_invoices(session, [original.id])  # type: ignore[list-item]
+    session.refresh(original)
+    audit.record(session, actor, "invoice.paid_moved_to_credit", "invoice", original.id,
+                 organization_id=original.organization_id,
+                 after={"credit_note_id": note.id, "payer_id": original.payer_id,
+                        "moved_cents": excess - left, "payments": taken,
+                        "paid_cents": original.paid_cents})
+    return excess - left
 
 
 # ---------------------------------------------------------------- queries

@@ -49,10 +49,14 @@ from models import Organization, Settlement, SettlementLine, SettlementRun, utcn
 # The unsettled shares up to :cut_off, one row per (allocation, organisation) with a
 # non-zero amount: allocation_id, payment_id, invoice_id, organization_id, amount_cents,
 # fee_cents, kind. Integer arithmetic throughout (BIGINT casts: PostgreSQL's SUM of
-# bigint is numeric, and a numeric division would not floor).
+# bigint is numeric, and a numeric division would not floor). An allocation is split by its
+# invoice's lines netted with the credit notes created at or before it (a reversal: at or
+# before the allocation it reverses, so both split alike); one that a credit note moved to
+# the payer's credit (`credit_note_id`) by that credit note's lines, negated.
 _SHARES_SQL = """
 WITH pending AS (
-    SELECT a.id, a.payment_id, a.invoice_id, a.amount_cents, a.reverses_allocation_id
+    SELECT a.id, a.payment_id, a.invoice_id, a.amount_cents, a.reverses_allocation_id,
+           a.credit_note_id, a.created_at
     FROM allocation a
     WHERE a.invoice_id IS NOT NULL AND a.amount_cents <> 0 AND a.created_at <= :cut_off
       AND NOT EXISTS (SELECT 1 FROM settlementline x WHERE x.allocation_id = a.id)
@@ -63,8 +67,11 @@ mirrored AS (
     FROM pending p JOIN settlementline x ON x.allocation_id = p.reverses_allocation_id
 ),
 to_split AS (
-    SELECT p.id, p.payment_id, p.invoice_id, p.amount_cents
+    SELECT p.id, p.payment_id, p.invoice_id, p.amount_cents,
+           COALESCE(p.credit_note_id, o.credit_note_id) AS note_id,
+           COALESCE(o.created_at, p.created_at) AS as_of
     FROM pending p
+    LEFT JOIN allocation o ON o.id = p.reverses_allocation_id
     WHERE p.reverses_allocation_id IS NULL
        OR NOT EXISTS (SELECT 1 FROM settlementline x
                       WHERE x.allocation_id = p.reverses_allocation_id)
@@ -72,15 +79,22 @@ to_split AS (
 billed AS (
     SELECT s.id AS allocation_id, l.organization_id, l.amount_cents, l.position AS pos
     FROM to_split s JOIN invoiceline l ON l.invoice_id = s.invoice_id
+    WHERE s.note_id IS NULL
     UNION ALL
     SELECT s.id, l.organization_id, l.amount_cents, l.position
     FROM to_split s JOIN invoice i ON i.id = s.invoice_id
     JOIN runpriceline l ON l.run_price_id = i.run_price_id
+    WHERE s.note_id IS NULL
     UNION ALL
     SELECT s.id, l.organization_id, l.amount_cents, l.position
     FROM to_split s
     JOIN invoice c ON c.credited_invoice_id = s.invoice_id AND c.kind = 'credit_note'
+                  AND c.created_at <= s.as_of
     JOIN invoiceline l ON l.invoice_id = c.id
+    WHERE s.note_id IS NULL
+    UNION ALL
+    SELECT s.id, l.organization_id, -l.amount_cents, l.position
+    FROM to_split s JOIN invoiceline l ON l.invoice_id = s.note_id
 ),
 positive AS (
     SELECT allocation_id, organization_id, CAST(SUM(amount_cents) AS BIGINT) AS weight,

@@ -4,9 +4,12 @@ The rule (docs/settlements.md), which `runs.py` implements in SQL for the bulk p
 the tests compare against this module:
 
 1. **Weights.** The invoice's lines are summed per organisation, together with the lines
-   of its credit notes (which carry the same organisations), so a partly credited invoice
-   is split by what is still billed. A negative sum counts as zero. The organisations are
-   ordered by the position of their first line on the invoice (then by id).
+   of the credit notes made at or before the allocation (which carry the same
+   organisations), so a payment is split by what was still billed when it was made; money
+   a credit note moved off the invoice is split by that note's lines, negated (the caller
+   chooses the lines: `runs.py` and the property test). A negative sum counts as zero.
+   The organisations are ordered by the position of their first line on the invoice
+   (then by id).
 2. **Fallback.** When no organisation has a positive weight (an invoice without lines,
    fully credited, or with zero lines only), the whole amount goes to the invoice's own
    organisation: money the member paid must land somewhere, and that is who billed it.
