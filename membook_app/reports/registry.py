@@ -31,6 +31,7 @@ KINDS = ("text", "int", "money", "date")
 DETAIL_PAGE_MAX = 500
 # The command line runs on the server as the system, like `membook export members`.
 SYSTEM = Actor(user_id=0, email="system", display_name="system", is_operator=True)
+TOTAL_LABEL = "Yhteensä / Total"  # the label of a table's total row (`with_total`)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ class Column:
 
     @property
     def header(self) -> str:
-        """Finnish with English, as the export's headers read."""
-        return f"{self.fi} / {self.en}"
+        """Finnish with English, as the export's headers read; once when the two are the
+        same (a week "2026-V48", a status already labelled in both)."""
+        return self.fi if self.fi == self.en else f"{self.fi} / {self.en}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,13 @@ class Table:
             out.append(tuple(_plain(v, c.kind) for v, c in zip(values, self.columns,
                                                                 strict=True)))
         return out
+
+    def split_total(self) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+        """The records, and the total row (`with_total`'s, the last) apart from them."""
+        records = self.records()
+        if records and TOTAL_LABEL in records[-1]:
+            return records[:-1], records[-1]
+        return records, None
 
     def display_rows(self) -> list[list[str]]:
         """The rows as Finnish display strings (12,50 €, 1 234, 28.11.2026)."""
@@ -255,7 +264,10 @@ def reports_for(actor: Actor) -> list[ReportDef]:
 
 
 def resolve(session: Session, actor: Actor, report: ReportDef, filters: Filters) -> Scope:
-    """Check the asker may run the report for the organisation and the dates make sense."""
+    """Check the asker may run the report for the organisation and the dates make sense.
+
+    Dates the report does not read (not in its `filters`) are dropped, so nothing — the
+    export's summary sheet included — shows a date range the figures ignore."""
     if report.operator_only and not actor.is_operator:
         raise PermissionDenied("Vain operaattori näkee tämän raportin",
                                "Only the operator may see this report")
@@ -266,7 +278,9 @@ def resolve(session: Session, actor: Actor, report: ReportDef, filters: Filters)
     else:
         org = get_organization(session, filters.organization_id)
         actor.require(report.action, org)
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+    date_from = filters.date_from if "from" in report.filters else None
+    date_to = filters.date_to if "to" in report.filters else None
+    if date_from and date_to and date_from > date_to:
         raise ValidationError("Alkupäivä on loppupäivän jälkeen",
                               "The start date is after the end date", field="date_from")
     bucket = filters.bucket or None
@@ -277,7 +291,7 @@ def resolve(session: Session, actor: Actor, report: ReportDef, filters: Filters)
         col(Organization.path).startswith(org.path) if org else sa.true())).all())
     everything = org is not None and len(names) == session.execute(
         sa.select(sa.func.count()).select_from(Organization)).scalar_one()
-    return Scope(actor, org, filters.date_from, filters.date_to, filters.today or date.today(),
+    return Scope(actor, org, date_from, date_to, filters.today or date.today(),
                  bucket, session.get_bind().dialect.name, names, everything)
 
 
@@ -305,7 +319,7 @@ def frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
 
 
-def with_total(df: pd.DataFrame, label_key: str, label: str = "Yhteensä / Total",
+def with_total(df: pd.DataFrame, label_key: str, label: str = TOTAL_LABEL,
                sum_keys: Sequence[str] = ()) -> pd.DataFrame:
     """The frame with a total row appended (sums of `sum_keys`)."""
     if df.empty:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from membook_app.formatting import HELSINKI
+from membook_app.settlements.report_xlsx import LINE_KIND
 from membook_app.reports.registry import (
     Column,
     ReportDef,
@@ -112,10 +113,16 @@ DETAIL = (
 )
 
 
+def _kind_label() -> sa.ColumnElement[str]:
+    """SQL: a line's kind in words ("maksu / payment"), as the settlement's own export."""
+    return sa.case({code: f"{fi} / {en}" for code, (fi, en) in LINE_KIND.items()},
+                   value=SettlementLine.kind, else_=SettlementLine.kind)
+
+
 def detail(scope: Scope) -> sa.Select:
     """SQL: the settlement lines of the chosen runs and organisations."""
     return (sa.select(SettlementRun.cut_off, Organization.name,
-                      Settlement.reference, SettlementLine.kind, Payment.booking_date,
+                      Settlement.reference, _kind_label(), Payment.booking_date,
                       Payment.payer_name, Invoice.reference, SettlementLine.amount_cents,
                       SettlementLine.fee_cents)
             .select_from(SettlementLine)

@@ -47,24 +47,35 @@ class CellFormats:
                                            "text_wrap": True})
         self.money = workbook.add_format({"num_format": MONEY_FORMAT})
         self.date = workbook.add_format({"num_format": DATE_FORMAT})
+        # A total row: bold, with a line above it.
+        self.total = {kind: workbook.add_format({"bold": True, "top": 1, **extra})
+                      for kind, extra in (("text", {}), ("int", {}),
+                                          ("money", {"num_format": MONEY_FORMAT}),
+                                          ("date", {"num_format": DATE_FORMAT}))}
 
     def headers(self, sheet: Any, row: int, columns: Sequence[Column]) -> None:
         for i, column in enumerate(columns):
             sheet.write_string(row, i, column.header, self.header)
 
-    def row(self, sheet: Any, row: int, columns: Sequence[Column], values: Sequence[Any]) -> None:
+    def row(self, sheet: Any, row: int, columns: Sequence[Column], values: Sequence[Any],
+            total: bool = False) -> None:
+        """One row of typed cells; `total`: the bold total row."""
         for i, (column, value) in enumerate(zip(columns, values, strict=True)):
+            style = self.total[column.kind] if total else None
             if value is None:
+                if total:
+                    sheet.write_blank(row, i, None, style)
                 continue
             if column.kind == "money":
-                sheet.write_number(row, i, int(value) / 100, self.money)
+                sheet.write_number(row, i, int(value) / 100, style or self.money)
             elif column.kind == "int":
-                sheet.write_number(row, i, int(value))
+                sheet.write_number(row, i, int(value), style)
             elif column.kind == "date":
                 day = value.date() if isinstance(value, datetime) else value
-                sheet.write_datetime(row, i, datetime(day.year, day.month, day.day), self.date)
+                sheet.write_datetime(row, i, datetime(day.year, day.month, day.day),
+                                     style or self.date)
             else:
-                sheet.write_string(row, i, str(value))
+                sheet.write_string(row, i, str(value), style)
 
 
 def column_widths(sheet: Any, columns: Sequence[Column]) -> None:
@@ -100,8 +111,9 @@ def write_report(target: Any, result: ReportResult, detail_rows: Iterable[Sequen
         summary.set_column(1, 12, 16)
         summary.write_string(0, 0, f"{report.fi} / {report.en}", cells.title)
         dates = " – ".join(fi_date(d) for d in (scope.date_from, scope.date_to) if d)
+        # A report that reads no dates has no date range to show (resolve drops them).
         info = [("Yhdistys / Organisation", scope.organization_name),
-                ("Aikaväli / Dates", dates or "–"),
+                *([("Aikaväli / Dates", dates or "–")] if report.filters else []),
                 ("Laadittu / Generated", fi_datetime(generated)), *[
                     ("Huom. / Note", note) for note in report.notes]]
         row = 2
@@ -114,18 +126,24 @@ def write_report(target: Any, result: ReportResult, detail_rows: Iterable[Sequen
             summary.write_string(row, 0, f"{table.fi} / {table.en}", cells.bold)
             row += 1
             cells.headers(summary, row, table.columns)
-            for values in table.records():
+            records, total = table.split_total()
+            for values in records:
                 row += 1
                 cells.row(summary, row, table.columns, values)
+            if total is not None:
+                row += 1
+                cells.row(summary, row, table.columns, total, total=True)
             row += 1
 
         data = workbook.add_worksheet(SHEET_DATA)
+        total = None
         if detail_rows is not None:
             columns: Sequence[Column] = report.detail_columns
             rows: Iterable[Sequence[Any]] = detail_rows
         else:
             table = next((t for t in result.tables if t.key == "data"), result.tables[0])
-            columns, rows = table.columns, table.records()
+            columns = table.columns
+            rows, total = table.split_total()
         column_widths(data, columns)
         cells.headers(data, 0, columns)
         data.freeze_panes(1, 0)
@@ -136,6 +154,8 @@ def write_report(target: Any, result: ReportResult, detail_rows: Iterable[Sequen
                 break
             cells.row(data, count, columns, values)
         data.autofilter(0, 0, max(count, 1), len(columns) - 1)
+        if total is not None:  # after a blank row, outside the filter: sorting leaves it be
+            cells.row(data, count + 2, columns, total, total=True)
     finally:
         workbook.close()
     return count
