@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
@@ -56,12 +57,24 @@ class InvoicePayments:
 
 
 @dataclass(frozen=True)
+class OpenInvoiceRow:
+    invoice_id: int
+    reference: str
+    description: str
+    organization: str
+    due_date: date
+    status: str
+    open_cents: int  # total − credited − paid
+
+
+@dataclass(frozen=True)
 class PersonBalance:
     person_id: int
     credit_cents: int
     open_cents: int
     net_cents: int  # credit − open: positive means the member has money on account
     credits: tuple[AllocationRow, ...]
+    open_invoices: tuple[OpenInvoiceRow, ...] = ()
 
 
 def _allocation_rows(session: Session, where: sa.ColumnElement[bool]) -> tuple[AllocationRow, ...]:
@@ -91,20 +104,55 @@ def invoice_payments(session: Session, actor: Actor, invoice_id: int) -> Invoice
 
 
 def person_balance(session: Session, actor: Actor, person_id: int) -> PersonBalance:
-    """Credit on the person's account and what their open invoices still ask."""
+    """Credit on the person's account and what their open invoices still ask.
+
+    The member sees all of their own; the operator everything. Other staff need
+    billing.read on an organisation the person belongs to, and see only their
+    organisations' part: open invoices of their subtrees and the credit from payments
+    that reached one of their invoices (by allocation or reference). A person in two
+    associations has one account, but neither association learns the other's dealings.
+    Open invoices are those the person is billed for or pays (a household's payer).
+    """
+    org_match: sa.ColumnElement[bool] | None = None
     if actor.person_id != person_id:
         get_person_for(session, actor, person_id, "billing.read")
-    credit = int(session.exec(select(sa.func.coalesce(sa.func.sum(Allocation.amount_cents), 0))
-                              .where(Allocation.person_id == person_id,
-                                     col(Allocation.invoice_id).is_(None))).one())
-    open_cents = int(session.exec(select(sa.func.coalesce(sa.func.sum(
-        Invoice.total_cents - Invoice.credited_cents - Invoice.paid_cents), 0))
-        .where(Invoice.payer_id == person_id, Invoice.kind != "credit_note",
-               col(Invoice.status).in_(OPEN_STATUSES))).one())
-    return PersonBalance(person_id, credit, open_cents, credit - open_cents,
-                         _allocation_rows(session, sa.and_(
-                             Allocation.person_id == person_id,
-                             col(Allocation.invoice_id).is_(None))))
+        if not actor.is_operator:
+            org_match = sa.or_(*(col(Organization.path).startswith(root)
+                                 for root in actor.root_paths()))
+    credit_where = [Allocation.person_id == person_id, col(Allocation.invoice_id).is_(None)]
+    open_where = [sa.or_(Invoice.person_id == person_id, Invoice.payer_id == person_id),
+                  Invoice.kind != "credit_note", col(Invoice.status).in_(OPEN_STATUSES)]
+    if org_match is not None:
+        credit_where.append(_payment_in(org_match))
+        open_where.append(org_match)
+    credits = _allocation_rows(session, sa.and_(*credit_where))
+    rows = session.exec(
+        select(Invoice, Organization.name).join(Organization,
+                                                Organization.id == Invoice.organization_id)
+        .where(*open_where).order_by(col(Invoice.due_date), col(Invoice.id))).all()
+    invoices = tuple(OpenInvoiceRow(i.id, i.reference, i.description,  # type: ignore[arg-type]
+                                    name, i.due_date, i.status,
+                                    i.total_cents - i.credited_cents - i.paid_cents)
+                     for i, name in rows)
+    credit = sum(c.amount_cents for c in credits)
+    open_cents = sum(i.open_cents for i in invoices)
+    return PersonBalance(person_id, credit, open_cents, credit - open_cents, credits, invoices)
+
+
+def _payment_in(org_match: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The payment (`Payment` of the enclosing query) belongs to the organisations of
+    `org_match`: booked to one of their invoices, or paid with the reference of one (a
+    payment to a paid invoice is all credit on the payer, but the organisation saw it
+    arrive). The allocation is aliased so an enclosing query over allocations stays apart.
+    """
+    booked = aliased(Allocation)
+    return sa.or_(
+        sa.exists(select(booked.id).join(Invoice, Invoice.id == booked.invoice_id)
+                  .join(Organization, Organization.id == Invoice.organization_id)
+                  .where(booked.payment_id == Payment.id, org_match)),
+        sa.exists(select(Invoice.id)
+                  .join(Organization, Organization.id == Invoice.organization_id)
+                  .where(Invoice.reference == Payment.national_reference, org_match)))
 
 
 # --- payments list ---------------------------------------------------------------------
@@ -158,15 +206,7 @@ def _filtered(session: Session, actor: Actor, query: PaymentQuery):  # type: ign
         actor.require("billing.read", org)
         org_match = (col(Organization.path).startswith(org.path)
                      if query.include_suborganizations else Organization.id == org.id)
-        # Booked to one of its invoices, or paid with its reference (a payment to a paid
-        # invoice is all credit on the payer, but the organisation still sees it arrive).
-        stmt = stmt.where(sa.or_(
-            sa.exists(select(Allocation.id).join(Invoice, Invoice.id == Allocation.invoice_id)
-                      .join(Organization, Organization.id == Invoice.organization_id)
-                      .where(Allocation.payment_id == Payment.id, org_match)),
-            sa.exists(select(Invoice.id)
-                      .join(Organization, Organization.id == Invoice.organization_id)
-                      .where(Invoice.reference == Payment.national_reference, org_match))))
+        stmt = stmt.where(_payment_in(org_match))
     if query.date_from:
         stmt = stmt.where(Payment.booking_date >= query.date_from)
     if query.date_to:

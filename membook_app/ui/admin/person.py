@@ -1,4 +1,6 @@
-"""A person's full record: edit form with messages next to the fields, memberships."""
+"""A person's full record: edit form with messages next to the fields, memberships, and
+the balance (credit on their account, their open invoices) as far as the staff member's
+organisations are concerned (`payments.views.person_balance`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import reflex as rx
 
 from membook_app.db import session_scope
 from membook_app.errors import FormErrors, ValidationError
-from membook_app.formatting import fi_date, fi_datetime
+from membook_app.formatting import fi_date, fi_datetime, money
+from membook_app.payments.labels import ALLOCATION_RULES, label
+from membook_app.payments.views import person_balance
 from membook_app.register import custom_fields as cf
 from membook_app.register import validation as v
 from membook_app.register.households import household_of, payer_candidates, set_payer
@@ -22,6 +26,7 @@ from membook_app.register.people import (
     open_person_record,
     update_person,
 )
+from membook_app.ui.admin.invoices import STATUS_LABELS as INVOICE_STATUSES
 from membook_app.ui.admin.register import STATUS_LABELS, TypeOption
 from membook_app.ui.admin.shell import StaffState, admin_page
 from membook_app.ui.components import field, page_title
@@ -86,6 +91,26 @@ class CustomView:
     choices: list[str]
 
 
+@dataclasses.dataclass
+class OpenInvoiceView:
+    key: str
+    reference: str
+    description: str
+    organization: str
+    due: str
+    status: str
+    open_amount: str
+
+
+@dataclasses.dataclass
+class CreditView:
+    key: str
+    booked: str
+    payer: str
+    rule: str
+    amount: str
+
+
 class PersonState(StaffState):
     """The person being viewed; the id comes from the URL and is re-checked on every call."""
 
@@ -104,6 +129,12 @@ class PersonState(StaffState):
     custom: list[CustomView] = []
     custom_errors: dict[str, str] = {}
     custom_saved: bool = False
+    credit: str = ""
+    open_total: str = ""
+    net: str = ""
+    net_negative: bool = False
+    open_invoices: list[OpenInvoiceView] = []
+    credits: list[CreditView] = []
 
     def _fill(self, session, person) -> None:  # type: ignore[no-untyped-def]
         actor = current_actor()
@@ -123,6 +154,22 @@ class PersonState(StaffState):
                            for mt in membership_types(session, int(self.org_id))]
                           if self.org_id else [])
         self._fill_depth(session, person)
+        self._fill_balance(session, person)
+
+    def _fill_balance(self, session, person) -> None:  # type: ignore[no-untyped-def]
+        """Credit on the person's account and their open invoices (the actor's share)."""
+        balance = person_balance(session, current_actor(), person.id)
+        self.credit, self.open_total = money(balance.credit_cents), money(balance.open_cents)
+        self.net, self.net_negative = money(balance.net_cents), balance.net_cents < 0
+        self.open_invoices = [
+            OpenInvoiceView(f"inv-{i.invoice_id}", i.reference, i.description, i.organization,
+                            fi_date(i.due_date), INVOICE_STATUSES.get(i.status, i.status),
+                            money(i.open_cents))
+            for i in balance.open_invoices]
+        self.credits = [
+            CreditView(f"credit-{c.allocation_id}", fi_date(c.booking_date), c.payer_name or "",
+                       label(ALLOCATION_RULES, c.rule), money(c.amount_cents))
+            for c in balance.credits]
 
     def _fill_depth(self, session, person) -> None:  # type: ignore[no-untyped-def]
         """Household, status history and custom fields of the person."""
@@ -364,6 +411,42 @@ def _household_section() -> rx.Component:
         width="100%")
 
 
+def _balance_section() -> rx.Component:
+    header = rx.table.header(rx.table.row(
+        rx.table.column_header_cell(t("Viite", "Reference")),
+        rx.table.column_header_cell(t("Lasku", "Invoice")),
+        rx.table.column_header_cell(t("Yhdistys", "Organisation")),
+        rx.table.column_header_cell(t("Eräpäivä", "Due")),
+        rx.table.column_header_cell(t("Tila", "Status")),
+        rx.table.column_header_cell(t("Avoinna", "Open"))))
+    return rx.vstack(
+        rx.heading(t("Saldo", "Balance"), size="4", margin_top="1em"),
+        rx.hstack(
+            rx.text(t("Saldoa tilillä", "Credit on account"), ": ",
+                    rx.text.strong(PersonState.credit, id="balance-credit")),
+            rx.text(t("Avoimet laskut", "Open invoices"), ": ",
+                    rx.text.strong(PersonState.open_total, id="balance-open")),
+            rx.text(t("Netto", "Net"), ": ",
+                    rx.text.strong(PersonState.net, id="balance-net",
+                                   color_scheme=rx.cond(PersonState.net_negative, "red",
+                                                        "green"))),
+            spacing="5", wrap="wrap"),
+        rx.cond(PersonState.open_invoices.length() > 0, rx.table.root(
+            header,
+            rx.table.body(rx.foreach(PersonState.open_invoices, lambda i: rx.table.row(
+                rx.table.cell(i.reference), rx.table.cell(i.description),
+                rx.table.cell(i.organization), rx.table.cell(i.due), rx.table.cell(i.status),
+                rx.table.cell(i.open_amount), key=i.key))),
+            size="1", width="100%", id="balance-invoices")),
+        rx.cond(PersonState.credits.length() > 0, rx.vstack(
+            rx.text(t("Saldon tapahtumat", "Credit entries"), size="2", weight="medium"),
+            rx.foreach(PersonState.credits, lambda c: rx.text(
+                c.booked, " · ", c.payer, " · ", c.rule, " · ", c.amount, size="2",
+                key=c.key)),
+            spacing="1", id="balance-credits")),
+        width="100%")
+
+
 def _history_section() -> rx.Component:
     return rx.vstack(
         rx.heading(t("Jäsenyyden tilahistoria", "Membership status history"), size="4",
@@ -438,6 +521,7 @@ def person_view() -> rx.Component:
         ),
         rx.cond(PersonState.membership_error != "",
                 rx.text(PersonState.membership_error, color_scheme="red", size="2")),
+        _balance_section(),
         _custom_section(),
         _household_section(),
         _history_section(),

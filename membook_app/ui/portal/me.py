@@ -1,4 +1,5 @@
-"""My details (members may edit contact fields) and my memberships."""
+"""My details (members may edit contact fields), my memberships and my balance: money on
+my account (over-payments, payments to paid invoices) against what my open invoices ask."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import reflex as rx
 
 from membook_app.db import session_scope
 from membook_app.errors import FormErrors, NotFound
-from membook_app.formatting import fi_date
+from membook_app.formatting import fi_date, money
+from membook_app.payments.views import person_balance
 from membook_app.register.people import MEMBER_EDITABLE, memberships_of, update_own_person
 from membook_app.ui.admin.person import LABELS
 from membook_app.ui.admin.register import STATUS_LABELS
@@ -38,8 +40,19 @@ class PortalState(SessionState):
     errors: dict[str, str] = {}
     saved: bool = False
     memberships: list[MyMembership] = []
+    credit: str = ""
+    open_total: str = ""
+    net: str = ""
+    owes: bool = False
+    has_credit: bool = False
 
     def _fill(self, session, person: Person) -> None:  # type: ignore[no-untyped-def]
+        # The id is the signed-in member's own (never the client's): person_balance lets
+        # a member read only their own balance.
+        balance = person_balance(session, current_actor(), person.id)  # type: ignore[arg-type]
+        self.credit, self.open_total = money(balance.credit_cents), money(balance.open_cents)
+        self.net, self.owes = money(abs(balance.net_cents)), balance.net_cents < 0
+        self.has_credit = balance.credit_cents != 0
         self.name = f"{person.first_name} {person.last_name}"
         self.email = person.email or ""
         self.birth_date = fi_date(person.birth_date)
@@ -82,6 +95,26 @@ def _field(name: str) -> rx.Component:
                  PortalState.errors.get(name, ""))
 
 
+def _balance_card() -> rx.Component:
+    """Open invoices, credit on account and what that leaves, one line each (phone)."""
+    return rx.card(rx.vstack(
+        rx.heading(t("Saldo", "Balance"), size="4"),
+        rx.hstack(rx.text(t("Avoimet laskut", "Open invoices")), rx.spacer(),
+                  rx.text.strong(PortalState.open_total, id="portal-open"), width="100%"),
+        rx.cond(PortalState.has_credit, rx.hstack(
+            rx.text(t("Saldoa tilillä", "Credit on your account")), rx.spacer(),
+            rx.text.strong(PortalState.credit, id="portal-credit"), width="100%")),
+        rx.cond(
+            PortalState.owes,
+            rx.hstack(rx.text(t("Maksettavaa saldon jälkeen", "To pay after your credit")),
+                      rx.spacer(), rx.text.strong(PortalState.net, id="portal-net"),
+                      width="100%"),
+            rx.text(t("Ei maksettavaa", "Nothing to pay"), color_scheme="green",
+                    id="portal-nothing-due")),
+        width="100%",
+    ), width="100%", id="portal-balance")
+
+
 @rx.page(route="/portal", title="Membook – omat tiedot / my details", on_load=PortalState.load)
 def portal_page() -> rx.Component:
     """One column, large touch targets: members mostly come here on a phone."""
@@ -104,6 +137,7 @@ def portal_page() -> rx.Component:
             ),
             rx.text(PortalState.email, " · ", t("syntynyt", "born"), " ", PortalState.birth_date,
                     color_scheme="gray", size="2"),
+            _balance_card(),
             rx.card(rx.vstack(
                 rx.heading(t("Omat tiedot", "My details"), size="4"),
                 rx.form(

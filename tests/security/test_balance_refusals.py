@@ -1,0 +1,86 @@
+"""Who may read a member's balance, through the service and the two pages showing it.
+
+A member reads only their own (the portal takes the id from the session, never the
+client); a sibling club's treasurer is refused a person of the other club; staff of one
+club see only their club's share of a person who belongs to two (on both databases).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from reflex.istate.data import ReflexURL, RouterData
+
+import membook_app.membook_app  # noqa: F401
+from membook_app.db import session_scope
+from membook_app.errors import NotFound, PermissionDenied
+from membook_app.payments.views import person_balance
+from membook_app.ui.admin.person import PersonState
+from membook_app.ui.portal.me import PortalState
+from models import Person
+from membook_app.banking.references import make_national
+from tests.db.test_bank_import_support import actor, make_invoice
+from tests.db.test_person_balance import REFS, two_clubs  # noqa: F401 — the fixture
+from tests.factories import make_member_login, make_staff
+from tests.handlers import call_handler, is_refusal, state_for
+
+
+def _login(db_url: str, person_id: int, email: str) -> str:
+    with session_scope(db_url) as s:
+        person = s.get(Person, person_id)
+        person.email = email  # type: ignore[union-attr]
+        s.add(person)
+    return make_member_login(db_url, email)
+
+
+def test_a_member_reads_only_their_own_balance(two_clubs: dict[str, Any],  # noqa: F811
+                                               db_url: str) -> None:
+    other = actor(db_url, _login(db_url, two_clubs["virtanen"], "matti@example.fi"))
+    with session_scope(db_url) as s:
+        assert person_balance(s, other, two_clubs["virtanen"]).open_cents == 0
+        with pytest.raises((NotFound, PermissionDenied)):
+            person_balance(s, other, two_clubs["niemi"])
+        with pytest.raises((NotFound, PermissionDenied)):
+            person_balance(s, two_clubs["member"], two_clubs["virtanen"])
+
+
+def test_a_sibling_treasurer_is_refused(two_clubs: dict[str, Any],  # noqa: F811
+                                        db_url: str) -> None:
+    """Virtanen belongs to club A only: club B's treasurer cannot read his balance."""
+    make_invoice(db_url, two_clubs["tree"].club_a, two_clubs["virtanen"],
+                 make_national("5010"), 4500)
+    with session_scope(db_url) as s:
+        with pytest.raises((NotFound, PermissionDenied)):
+            person_balance(s, two_clubs["treasurer_b"], two_clubs["virtanen"])
+        assert person_balance(s, two_clubs["treasurer_a"], two_clubs["virtanen"]).open_cents == (
+            4500)
+
+
+def _person_page(token: str, person_id: int) -> Any:
+    state = state_for(PersonState, token)
+    state.router = RouterData(url=ReflexURL(f"http://localhost/admin/person?id={person_id}"))
+    return state
+
+
+async def test_person_page_shows_the_clubs_share_and_refuses_the_sibling(
+        two_clubs: dict[str, Any], db_url: str) -> None:  # noqa: F811
+    tree = two_clubs["tree"]
+    token_a = make_staff(db_url, "ta2@example.fi", tree.club_a, "treasurer")
+    page = _person_page(token_a, two_clubs["niemi"])
+    await call_handler(page, "load")
+    assert (page.credit, page.open_total, page.net) == ("2,00\xa0€", "20,00\xa0€",
+                                                        "-18,00\xa0€")
+    assert [i.reference for i in page.open_invoices] == [REFS["a"]]
+    token_b = make_staff(db_url, "tb2@example.fi", tree.club_b, "treasurer")
+    refused = _person_page(token_b, two_clubs["virtanen"])  # in club A only
+    assert is_refusal(await call_handler(refused, "load"))
+    assert refused.credit == "" and refused.open_invoices == []
+
+
+async def test_portal_shows_the_members_own_balance(two_clubs: dict[str, Any],  # noqa: F811
+                                                    db_url: str) -> None:
+    page = state_for(PortalState, make_member_login(db_url, "pekka@example.fi"))
+    await call_handler(page, "load")
+    assert (page.open_total, page.credit, page.net, page.owes) == (
+        "50,00\xa0€", "7,00\xa0€", "43,00\xa0€", True)
