@@ -1,59 +1,54 @@
-"""Weekly settlement: on the settlement day the draft run is created for the operator.
+"""Weekly settlement: once the settlement day's 07.00 has passed, the draft run is created.
 
 The run is only a draft: the operator reviews it on /admin/settlement-runs (or with
-`membook settle --dry-run`) and approves it, which produces the payout file. The task is
-idempotent: a run already made today, or a draft still waiting, means there is nothing to
-do (so a restarted worker, or a second worker, creates nothing twice).
+`membook settle --dry-run`) and approves it, which produces the payout file. The check runs
+every quarter of an hour and is idempotent (`schedule.weekly_run_decision`): a run whose
+cut-off is at or after this week's due moment, or a draft still waiting, means there is
+nothing to do, so a restarted or second worker creates nothing twice, and a worker that was
+down at 07.00 catches the week up when it comes back.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from huey import crontab
+from sqlmodel import select
 
 from membook_app.accounts.permissions import load_actor
 from membook_app.db import session_scope
-from membook_app.formatting import HELSINKI
-from membook_app.settlements.runs import NothingToSettle, create_run
-from membook_app.settlements.schedule import is_settlement_day
-from models import SettlementRun, User, utcnow
+from membook_app.settlements.runs import NothingToSettle, create_run, latest_cut_off
+from membook_app.settlements.schedule import settlement_due, weekly_run_decision
+from models import AuditEvent, SettlementRun, User, utcnow
 from tasks import huey
-
-RUN_AT_HELSINKI = (7, 0)  # before the bank import of the day (08:00)
-
-
-def is_settlement_run_time(now: datetime) -> bool:
-    """True at the run minute of a settlement day (`now` naive UTC or aware)."""
-    aware = now if now.tzinfo else now.replace(tzinfo=UTC)
-    local = aware.astimezone(HELSINKI)
-    return (local.hour, local.minute) == RUN_AT_HELSINKI and is_settlement_day(local.date())
 
 
 def create_weekly_run(now: datetime | None = None) -> dict[str, Any]:
-    """Create the draft run with cut-off `now` when today is the settlement day."""
+    """Create the draft run with cut-off `now` when this week's run is due and missing."""
     moment = now or utcnow()
-    today = moment.astimezone(HELSINKI).date()
-    if not is_settlement_day(today):
-        return {"skipped": today.isoformat(), "reason": "not the settlement day"}
+    due = settlement_due(moment)
     with session_scope() as session:
-        latest = session.exec(select(SettlementRun).order_by(
-            col(SettlementRun.cut_off).desc()).limit(1)).first()
-        if latest is not None and (latest.status == "draft"
-                                   or latest.cut_off.astimezone(HELSINKI).date() == today):
-            return {"skipped": today.isoformat(), "reason": "run exists", "run_id": latest.id}
+        draft = session.exec(select(SettlementRun.id).where(
+            SettlementRun.status == "draft")).first()
+        discarded = session.exec(select(sa.func.max(AuditEvent.at)).where(
+            AuditEvent.action == "settlement_run.discarded")).one()
+        reason = weekly_run_decision(moment, latest_cut_off(session), draft is not None,
+                                     discarded)
+        if reason is not None:
+            return {"skipped": due.isoformat(), "reason": reason}
         try:
             run = create_run(session, None, moment)
         except NothingToSettle:
-            return {"skipped": today.isoformat(), "reason": "nothing to settle"}
+            return {"skipped": due.isoformat(), "reason": "nothing to settle"}
         return {"run_id": run.id, "organizations": run.organization_count,
                 "payout_cents": run.payout_cents}
 
 
-@huey.periodic_task(is_settlement_run_time)
+@huey.periodic_task(crontab(minute="*/15"))
 def create_weekly_settlement_run() -> dict[str, Any]:
-    """The scheduled run; the validator already restricted it to the settlement day."""
+    """Every quarter of an hour: create this week's draft if it is due and missing."""
     return create_weekly_run()
 
 

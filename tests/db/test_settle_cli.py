@@ -11,7 +11,7 @@ from sqlmodel import select
 from membook_app.banking.pain001 import validate_pain001
 from membook_app.db import session_scope
 from models import SettlementRun
-from tasks.settlements import create_weekly_run, is_settlement_run_time
+from tasks.settlements import create_weekly_run
 from tests.db.settlement_support import make_org_tree, pay, standard_invoice
 from tests.db.test_cli import membook
 
@@ -47,34 +47,28 @@ def test_settle_dry_run_create_approve(db_url: str, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "999" in missing.stderr
 
 
-def test_weekly_task_creates_one_draft_on_the_settlement_day(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.settlements
+def test_weekly_task_catches_up_once_and_respects_a_discard(db_url: str) -> None:
+    from membook_app.settlements.runs import discard_run
     w = make_org_tree(db_url)
     _, ref = standard_invoice(w)
     pay(db_url, [(ref, 5500)])
-    saturday = datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
-    assert "skipped" in create_weekly_run(saturday)
     monday = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 07.00 in Helsinki
     # The payment came after Monday 23.11. 07.00, so that run has nothing to settle.
     assert create_weekly_run(monday)["reason"] == "nothing to settle"
     with session_scope(db_url) as s:
         assert s.exec(select(SettlementRun)).all() == []
-    this_monday = datetime.now(UTC)  # stands in for the next settlement day
-    monkeypatch.setattr(tasks.settlements, "is_settlement_day", lambda day: True)
-    first = create_weekly_run(this_monday)
+    # The worker was down since: the first check now (after Monday's 07.00) catches up.
+    late = datetime.now(UTC)
+    first = create_weekly_run(late)
     assert first["organizations"] == 3
-    assert create_weekly_run(this_monday)["reason"] == "run exists"
+    assert create_weekly_run(late)["reason"] == "draft waiting"
     with session_scope(db_url) as s:
         assert len(s.exec(select(SettlementRun)).all()) == 1
-
-
-def test_run_time_validator() -> None:
-    assert is_settlement_run_time(datetime(2026, 11, 23, 5, 0, tzinfo=UTC))
-    assert not is_settlement_run_time(datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
-    # Easter Monday 2027 (29 March): the run moves to Tuesday.
-    assert not is_settlement_run_time(datetime(2027, 3, 29, 4, 0, tzinfo=UTC))
-    assert is_settlement_run_time(datetime(2027, 3, 30, 4, 0, tzinfo=UTC))
+        discard_run(s, None, first["run_id"])
+    # The operator discarded this week's draft: the next checks leave it to them.
+    assert create_weekly_run(datetime.now(UTC))["reason"] == "discarded this week"
+    with session_scope(db_url) as s:
+        assert s.exec(select(SettlementRun)).all() == []
 
 
 def test_worker_task_creates_the_run_as_the_operator(db_url: str) -> None:
