@@ -377,14 +377,24 @@ def preview_settlement(session: Session, actor: Actor | None,
     return SettlementPreview(cut, previous, shares, totals_of(shares))
 
 
-def settlement_reference(run_id: int, organization_id: int) -> str:
-    """RF reference of a settlement: RF + check + the national reference built from the
-    run id followed by the organisation id in 8 digits (+ 7-3-1 check digit).
+SETTLEMENT_PREFIX = "2"  # invoices are "1" (billing/references.py); 2–9 are for schemes
+RUN_PAD = 7
 
-    Unique because (run, organisation) is; the body is a valid Finnish national
-    reference, so banks that show only national references show a usable one.
+
+def settlement_reference(run_id: int, organization_id: int) -> str:
+    """RF reference of a settlement: RF + check + the national reference "2", the run id in
+    7 digits, the organisation id in 8 digits, 7-3-1 check digit.
+
+    The prefix "2" is the settlements' own (docs/billing.md reserves 2–9 for schemes other
+    than invoices), so no settlement reference is an invoice reference or parses as one.
+    Unique because (run, organisation) is and both parts have a fixed width; at 17 digits
+    or more it cannot equal a reference of the earlier scheme (run id, then the
+    organisation in 8 digits), which needed a run id of 8 digits for that length. The body
+    is a valid Finnish national reference, so banks that show only national references
+    show a usable one.
     """
-    return national_to_rf(make_national(f"{run_id}{organization_id:08d}"))
+    return national_to_rf(make_national(
+        f"{SETTLEMENT_PREFIX}{run_id:0{RUN_PAD}d}{organization_id:08d}"))
 
 
 def create_run(session: Session, actor: Actor | None,

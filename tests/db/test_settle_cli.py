@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from membook_app.banking.pain001 import validate_pain001

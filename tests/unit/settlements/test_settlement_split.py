@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membook_app.banking.references import is_valid_rf, rf_to_national
+from membook_app.billing.references import invoice_id_from_reference, invoice_reference
 from membook_app.settlements.runs import pain001_version, settlement_reference
 from membook_app.settlements.schedule import is_settlement_day, settlement_day
 from membook_app.settlements.split import org_weights, split, split_by_org
@@ -83,12 +84,29 @@ def test_lines_of_one_organisation_are_summed_in_first_position_order() -> None:
     assert split_by_org(1, [("b", 1, 1), ("a", 1, 2)], owner="a") == {"b": 1}
 
 
-@given(st.integers(min_value=1, max_value=10**10), st.integers(min_value=1, max_value=10**8 - 1))
+@given(st.integers(min_value=1, max_value=10**10 - 1), st.integers(min_value=1, max_value=10**8 - 1))
 def test_settlement_references_are_valid_and_distinct(run_id: int, org_id: int) -> None:
     ref = settlement_reference(run_id, org_id)
     assert is_valid_rf(ref) and len(ref) <= 25
     national = rf_to_national(ref)
-    assert national is not None and national[:-1] == f"{run_id}{org_id:08d}"
+    assert national is not None and national[:-1] == f"2{run_id:07d}{org_id:08d}"
+    # Never an invoice reference ("1" + id + check), nor read as one.
+    assert invoice_id_from_reference(national) is None
+    assert not national.startswith("1")
+
+
+@given(st.integers(min_value=1, max_value=10**10 - 1), st.integers(min_value=1, max_value=10**8 - 1),
+       st.integers(min_value=1, max_value=10**12))
+def test_no_settlement_reference_equals_an_invoice_reference(run_id: int, org_id: int,
+                                                            invoice_id: int) -> None:
+    national = rf_to_national(settlement_reference(run_id, org_id))
+    assert national != invoice_reference(invoice_id)
+
+
+def test_settlement_reference_example() -> None:
+    """The worked example of docs/settlements.md."""
+    assert rf_to_national(settlement_reference(12, 345)) == "20000012000003457"
+    assert settlement_reference(12, 345) != settlement_reference(1, 2345)
 
 
 def test_pain001_version_names() -> None:
