@@ -84,7 +84,11 @@ def test_lines_of_one_organisation_are_summed_in_first_position_order() -> None:
     assert split_by_org(1, [("b", 1, 1), ("a", 1, 2)], owner="a") == {"b": 1}
 
 
-@given(st.integers(min_value=1, max_value=10**10 - 1), st.integers(min_value=1, max_value=10**8 - 1))
+_RUN_IDS = st.integers(min_value=1, max_value=10**10 - 1)
+_ORG_IDS = st.integers(min_value=1, max_value=10**8 - 1)
+
+
+@given(_RUN_IDS, _ORG_IDS)
 def test_settlement_references_are_valid_and_distinct(run_id: int, org_id: int) -> None:
     ref = settlement_reference(run_id, org_id)
     assert is_valid_rf(ref) and len(ref) <= 25
@@ -95,8 +99,7 @@ def test_settlement_references_are_valid_and_distinct(run_id: int, org_id: int) 
     assert not national.startswith("1")
 
 
-@given(st.integers(min_value=1, max_value=10**10 - 1), st.integers(min_value=1, max_value=10**8 - 1),
-       st.integers(min_value=1, max_value=10**12))
+@given(_RUN_IDS, _ORG_IDS, st.integers(min_value=1, max_value=10**12))
 def test_no_settlement_reference_equals_an_invoice_reference(run_id: int, org_id: int,
                                                             invoice_id: int) -> None:
     national = rf_to_national(settlement_reference(run_id, org_id))
