@@ -22,8 +22,9 @@ What each figure means, precisely:
   its invoice has been paid, pro rata to the line (paid × line / total, rounded down
   per line, as the invoicing report counts it; the settlement splits each payment to the
   exact cent by what is still billed, docs/settlements.md), open = the rest.
-* **open receivables by age** — the whole open amount of unpaid invoices issued by an
-  organisation of the subtree, by days past the due date (due today = not due).
+* **open receivables by age** — the whole open amount of open invoices issued by an
+  organisation of the subtree, by days past the due date (due today = not due): the
+  receivables report's definition and buckets (`reports.ages`).
 * **incoming money per week** — money booked to invoices of the subtree, by the week
   (Monday to Sunday) of the payment's booking date, net of reversals. Its source is
   *booked by hand* when a person made the allocation (`Allocation.created_by_user_id` is
@@ -63,6 +64,7 @@ from membook_app.errors import PermissionDenied
 from membook_app.formatting import HELSINKI
 from membook_app.payments.matching import MATCHED_STATUSES
 from membook_app.register.organizations import get_organization
+from membook_app.reports.ages import AGE_BUCKETS, age_bucket, open_cents, open_invoices
 from membook_app.settlements.runs import compute_shares
 from models import (
     Allocation,
@@ -82,22 +84,11 @@ from models import (
 MONTHS = 12
 WEEKS = 12
 LEFT_STATUSES = ("resigned", "deemed_resigned", "ended")
-OPEN_STATUSES = ("open", "partly_paid", "overdue")
 # Payment statuses that carry allocations to invoices (a reversal carries negative ones).
 BOOKED_STATUSES = (*MATCHED_STATUSES, "reversal")
 SOURCES = ("bank", "paytrail", "manual")
 # Above this many members a subtree's invoice lines are most of the table (see _shares).
 LARGE_SUBTREE = 20_000
-# (key, first day overdue, Finnish label, English label); the last bucket is open-ended.
-AGE_BUCKETS = (
-    ("not_due", None, "Ei erääntynyt", "Not due"),
-    ("1_30", 1, "1–30 pv", "1–30 days"),
-    ("31_60", 31, "31–60 pv", "31–60 days"),
-    ("61_90", 61, "61–90 pv", "61–90 days"),
-    ("over_90", 91, "yli 90 pv", "over 90 days"),
-)
-
-
 @dataclass(frozen=True)
 class MonthFigure:
     month: date  # the first day of the month
@@ -318,19 +309,11 @@ def _share_sums(session: Session, line: sa.Table, on: sa.ColumnElement[bool],
 
 
 def _receivables(session: Session, ids: list[int], today: date) -> tuple[AgeFigure, ...]:
-    # Boundaries ascending by due date: over 90 days late first, not yet due last.
-    firsts = [first for _, first, _, _ in AGE_BUCKETS[1:]]
-    starts = [date.min] + [today - timedelta(days=first - 1) for first in reversed(firsts)]
-    open_cents = Invoice.total_cents - Invoice.credited_cents - Invoice.paid_cents
-    found = {int(b): (int(n), int(s)) for b, n, s in _grouped(session, sa.select(
-        _bucket(col(Invoice.due_date), starts), open_cents)
-        .where(col(Invoice.organization_id).in_(ids), col(Invoice.status).in_(OPEN_STATUSES),
-               Invoice.kind == "invoice"))}
-    figures = []
-    for i, (key, _first, fi, en) in enumerate(AGE_BUCKETS):
-        count, cents = found.get(len(AGE_BUCKETS) - 1 - i, (0, 0))
-        figures.append(AgeFigure(key, fi, en, count, cents))
-    return tuple(figures)
+    """The open invoices by age, as the receivables report counts them (`reports.ages`)."""
+    found = {str(b): (int(n), int(s)) for b, n, s in _grouped(session, sa.select(
+        age_bucket(today), open_cents())
+        .where(col(Invoice.organization_id).in_(ids), *open_invoices()))}
+    return tuple(AgeFigure(b.key, b.fi, b.en, *found.get(b.key, (0, 0))) for b in AGE_BUCKETS)
 
 
 def _weeks(session: Session, ids: list[int], others: list[int] | None,

@@ -1,20 +1,19 @@
 """Open receivables by age (not due, 1–30, 31–60, 61–90, over 90 days), with the members
 behind each bucket.
 
-The database puts every unpaid invoice in its bucket (a CASE on the due date against
-cut-off dates computed from "today") and sums per organisation and bucket; pandas pivots
+The database puts every open invoice in its bucket (`reports.ages`, shared with the
+dashboard: a CASE on the due date against cut-off dates computed from "today") and sums per organisation and bucket; pandas pivots
 that into organisation × bucket. The detail is the invoices themselves with the payer,
 filtered by bucket, paged on the page and streamed into the export.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pandas as pd
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session
 
+from membook_app.reports.ages import AGE_BUCKETS, age_bucket, open_cents, open_invoices
 from membook_app.reports.registry import (
     Column,
     ReportDef,
@@ -26,32 +25,17 @@ from membook_app.reports.registry import (
 )
 from models import Invoice, Membership, Organization, Person
 
-OPEN_STATUSES = ("open", "partly_paid", "overdue")
-BUCKETS = (("not_due", "ei erääntynyt / not due"), ("d1_30", "1–30 pv / days"),
-           ("d31_60", "31–60 pv / days"), ("d61_90", "61–90 pv / days"),
-           ("d90", "yli 90 pv / over 90 days"))
+BUCKETS = tuple((b.key, b.label) for b in AGE_BUCKETS)
 LABELS = dict(BUCKETS)
 
 
-def open_cents() -> sa.ColumnElement[int]:
-    """SQL: what is still unpaid on an invoice."""
-    return Invoice.total_cents - Invoice.paid_cents - Invoice.credited_cents
-
-
 def bucket(scope: Scope) -> sa.ColumnElement[str]:
-    """SQL: the age bucket of an invoice's due date on `scope.today`."""
-    today = scope.as_of
-    return sa.case(
-        (Invoice.due_date >= today, "not_due"),
-        (Invoice.due_date >= today - timedelta(days=30), "d1_30"),
-        (Invoice.due_date >= today - timedelta(days=60), "d31_60"),
-        (Invoice.due_date >= today - timedelta(days=90), "d61_90"),
-        else_="d90")
+    """SQL: the age bucket of an invoice's due date on the day counted from."""
+    return age_bucket(scope.as_of)
 
 
 def _open_invoices(scope: Scope) -> list[sa.ColumnElement[bool]]:
-    return [Invoice.kind == "invoice", col(Invoice.status).in_(OPEN_STATUSES),
-            open_cents() > 0, scope.in_orgs(Invoice.organization_id)]
+    return [*open_invoices(), scope.in_orgs(Invoice.organization_id)]
 
 
 def _tables(session: Session, scope: Scope) -> list[Table]:
@@ -85,8 +69,7 @@ def shape(df: pd.DataFrame) -> list[Table]:
               with_total(by_bucket, "label", sum_keys=["invoices", "open"])),
         Table("data", "Yhdistyksittäin", "By organisation",
               (Column("organization", "Yhdistys", "Organisation"),
-               *[Column(k, label.split(" / ")[0], label.split(" / ")[-1], "money")
-                 for k, label in BUCKETS],
+               *[Column(b.key, b.fi, b.en, "money") for b in AGE_BUCKETS],
                Column("total", "Yhteensä", "Total", "money")),
               with_total(pivot, "organization", sum_keys=[*keys, "total"])),
     ]
