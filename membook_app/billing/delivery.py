@@ -1,4 +1,14 @@
-"""Sending invoices by email: one message per invoice to its payer, through the outbox.
+"""Sending invoices by email: one message per payer, through the outbox.
+
+A parent who pays for three household members gets one message listing the three
+invoices (whom each is for, description, amount, due date, reference, its own link),
+not three near-identical ones. A message covers the payer's invoices of one run from
+one organisation: its `dedupe_key` is "invoices:<run>:<organisation>:<payer>:initial"
+(`message_key`). A run writes its invoices once, so which invoices a key stands for
+never changes, and any send job (a whole subtree, or one run; first, resumed or
+repeated) derives the same key for an invoice: no invoice is mailed twice. A manual
+invoice (no run) has a message of its own, "invoice:<id>:initial": one written later
+for the same payer must not count as mailed by an older message.
 
 How a send job runs (tasks/invoice_mail.py is the thin Huey wrapper):
 
@@ -6,8 +16,9 @@ How a send job runs (tasks/invoice_mail.py is the thin Huey wrapper):
    be sent and records a `Job`; the UI then queues the job's task.
 2. `queue_job_messages` (worker) writes the outbox rows in chunks of `QUEUE_CHUNK`
    invoices, in bulk, each chunk in its own transaction. Every message has the unique
-   `dedupe_key` "invoice:<id>:initial", and the insert skips existing keys, so running
-   the job again (after a crash, or twice by mistake) never queues an invoice twice.
+   `message_key` (above), and the insert skips existing keys, so running the job again
+   (after a crash, or twice by mistake) never queues an invoice twice. A chunk never
+   splits one message's invoices.
    It returns the ids to deliver in chunks of `DELIVERY_CHUNK`: one Huey task per chunk,
    not per message (Huey runs ~700 tasks/s on SQLite, ~1,500 on Redis).
 3. `deliver_chunk` (worker, several in parallel) sends each message with the outbox's
@@ -26,6 +37,7 @@ shows the current open amount, and 100,000 PDFs would not fit in an outbox.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,8 +47,12 @@ from html import escape
 from itertools import chain
 from typing import Any
 
+from string import Template
+
 import sqlalchemy as sa
 from schwifty import IBAN
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from membook_app.accounts.permissions import Actor
@@ -50,7 +66,7 @@ from membook_app.jobs import JobStatus, create_job, finish_job, job_status, repo
 from membook_app.mail.outbox import MAX_ATTEMPTS
 from membook_app.mail.recovery import STUCK_AFTER, is_stuck
 from membook_app.mail.smtp import SmtpConfig, send_one
-from membook_app.mail.templates import render
+from membook_app.mail.templates import TEMPLATE_DIR, render
 from membook_app.settings import get_settings
 from models import Invoice, InvoiceRun, Job, Organization, OutboxMessage, Person, utcnow
 
@@ -59,8 +75,14 @@ MAIL_KIND = "invoice"
 QUEUE_CHUNK = 2_000
 DELIVERY_CHUNK = 500
 PAYABLE = ("open", "partly_paid", "overdue")
-MAIL_FIELDS = ("payer_name", "organization", "description", "amount", "due_date", "reference",
-               "beneficiary", "iban", "bic", "link", "pdf_link")
+MAIL_FIELDS = ("title", "payer_name", "organization", "what", "what_en", "total", "items",
+               "beneficiary", "iban", "bic")
+ITEM_FIELDS = ("member_name", "description", "amount", "due_date", "reference", "link",
+               "pdf_link")
+# The words that depend on how many invoices a message lists: (one, several).
+_TITLE = {"fi": ("Lasku: {description}", "Laskut ({count}): {description}"),
+          "en": ("Invoice: {description}", "Invoices ({count}): {description}")}
+_WHAT = {"fi": ("laskun", "{count} laskua"), "en": ("an invoice", "{count} invoices")}
 
 
 def dedupe_key(invoice_id: int, purpose: str = "initial") -> str:
@@ -70,6 +92,24 @@ def dedupe_key(invoice_id: int, purpose: str = "initial") -> str:
 def _dedupe_column(purpose: str = "initial") -> sa.ColumnElement[str]:
     """The same key in SQL ('||' on both databases)."""
     return sa.literal("invoice:") + sa.cast(Invoice.id, sa.String) + sa.literal(f":{purpose}")
+
+
+def message_key(invoice_id: int, run_id: int | None, organization_id: int, payer_id: int
+                ) -> str:
+    """The `dedupe_key` of the message that mails this invoice (module docstring)."""
+    if run_id is None:
+        return dedupe_key(invoice_id)
+    return f"invoices:{run_id}:{organization_id}:{payer_id}:initial"
+
+
+def _message_key_column() -> sa.ColumnElement[str]:
+    """`message_key` in SQL, for counting what is mailed already."""
+    def text(column: Any) -> sa.ColumnElement[str]:
+        return sa.cast(column, sa.String)
+    grouped = (sa.literal("invoices:") + text(Invoice.run_id) + sa.literal(":")
+               + text(Invoice.organization_id) + sa.literal(":") + text(Invoice.payer_id)
+               + sa.literal(":initial"))
+    return sa.case((col(Invoice.run_id).is_(None), _dedupe_column()), else_=grouped)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -131,6 +171,19 @@ def compiled_template(name: str, lang: str, fields: tuple[str, ...]) -> MailTemp
 
 
 @cache
+def item_template(lang: str) -> MailTemplate:
+    """One invoice's block in a message (`invoice_item.<lang>.txt` and `.html`, Finnish
+    fallback; no subject line), parsed once per process."""
+    def read(suffix: str) -> str:
+        path = TEMPLATE_DIR / f"invoice_item.{lang}.{suffix}"
+        if not path.exists():
+            path = TEMPLATE_DIR / f"invoice_item.fi.{suffix}"
+        return Template(path.read_text(encoding="utf-8")).substitute(
+            {f: f"${{{f}}}" for f in ITEM_FIELDS})
+    return MailTemplate.from_rendered("", read("txt"), read("html"))
+
+
+@cache
 def cached_money(cents: int) -> str:
     """`formatting.money` costs ~0.3 ms (babel); a run has a handful of distinct amounts."""
     return money(cents)
@@ -146,20 +199,26 @@ def mail_language(language: str | None) -> str:
 
 @dataclass(frozen=True)
 class MailPreview:
-    to_send: int
+    to_send: int  # invoices
     without_email: int
     already_sent: int
+    messages: int = 0  # to_send's invoices in one message per payer (and run, organisation)
 
 
 def _payable() -> sa.Select[Any]:
-    """Payable invoices with what a message needs (add the WHERE clauses that pick them)."""
+    """Payable invoices with what a message needs (add the WHERE clauses that pick them):
+    the payer's address and name, and the name of the member each invoice is for."""
+    member = aliased(Person)
     return (
         sa.select(Invoice.id, Invoice.reference, Invoice.description, Invoice.due_date,
                   Invoice.total_cents, Invoice.paid_cents, Invoice.credited_cents,
-                  Invoice.organization_id, Organization.name, Person.email,
-                  Person.first_name, Person.last_name, Person.language)
+                  Invoice.organization_id, Invoice.run_id, Invoice.payer_id, Organization.name,
+                  Person.email, Person.first_name, Person.last_name, Person.language,
+                  member.first_name.label("member_first"),
+                  member.last_name.label("member_last"))
         .join(Organization, Organization.id == Invoice.organization_id)
         .join(Person, Person.id == Invoice.payer_id)
+        .join(member, member.id == Invoice.person_id)
         .where(Invoice.kind == "invoice", col(Invoice.status).in_(PAYABLE))
     )
 
@@ -178,8 +237,8 @@ def _scope_query(org: Organization, run_id: int | None) -> sa.Select[Any]:
     through `_payable_query` and looks the outbox rows up by key, chunk by chunk
     (PostgreSQL would hash-join the whole outbox for every chunk otherwise)."""
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    return (_payable_query(org, run_id)
-            .outerjoin(outbox, outbox.c.dedupe_key == _dedupe_column())
+    return (_payable_query(org, run_id).add_columns(_message_key_column().label("message_key"))
+            .outerjoin(outbox, outbox.c.dedupe_key == _message_key_column())
             .where(sa.or_(outbox.c.id.is_(None), outbox.c.status == "queued")))
 
 
@@ -203,22 +262,26 @@ def _check_run(session: Session, org: Organization, run_id: int | None) -> None:
 
 def preview_mail(session: Session, actor: Actor, organization_id: int,
                  run_id: int | None = None) -> MailPreview:
-    """How many invoices the send would mail, and how many payers lack an address."""
+    """How many invoices the send would mail in how many messages, how many invoices'
+    payers lack an address, and how many invoices were mailed already."""
     org = _organization(session, actor, organization_id, "billing.read")
     _check_run(session, org, run_id)
     scope = _scope_query(org, run_id).subquery()
-    total, with_email = session.execute(
-        sa.select(sa.func.count(), sa.func.count(sa.func.nullif(scope.c.email, "")))
+    with_address = sa.func.coalesce(scope.c.email, "") != ""
+    total, with_email, messages = session.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.func.nullif(scope.c.email, "")),
+                  sa.func.count(sa.distinct(sa.case((with_address, scope.c.message_key)))))
     ).one()
     sent_query = (
         sa.select(sa.func.count()).select_from(OutboxMessage)
-        .join(Invoice, _dedupe_column() == OutboxMessage.dedupe_key)
+        .join(Invoice, _message_key_column() == OutboxMessage.dedupe_key)
         .join(Organization, Organization.id == Invoice.organization_id)
         .where(col(Organization.path).startswith(org.path), OutboxMessage.status != "queued"))
     if run_id is not None:
         sent_query = sent_query.where(Invoice.run_id == run_id)
     return MailPreview(to_send=int(with_email), without_email=int(total - with_email),
-                       already_sent=int(session.execute(sent_query).scalar_one()))
+                       already_sent=int(session.execute(sent_query).scalar_one()),
+                       messages=int(messages))
 
 
 def start_mail_job(session: Session, actor: Actor, organization_id: int,
@@ -312,38 +375,64 @@ def _copy_outbox_rows(session: Session, rows: list[tuple[Any, ...]]) -> list[int
     return ids
 
 
-def queue_invoice_mail(session: Session, rows: list[Any]) -> QueueResult:
-    """Outbox rows for a chunk of `_payable_query` rows (payers with an address), in bulk.
+def _group(invoice_id: int, run_id: int | None, organization_id: int, payer_id: int
+           ) -> tuple[int, ...]:
+    """Which message an invoice goes in, as a tuple (cheaper than `message_key`'s text
+    for grouping 100,000 rows; the text is made once per message)."""
+    return (run_id, organization_id, payer_id) if run_id is not None else (invoice_id,)
 
-    Invoices with a queued message get it handed out again (not rewritten); those
-    already sent, being sent or failed are left alone.
+
+def _key(r: Any) -> str:
+    return message_key(r.id, r.run_id, r.organization_id, r.payer_id)
+
+
+def _key_among(session: Session, keys: list[str]) -> sa.ColumnElement[bool]:
+    """`dedupe_key IN keys` with the keys as one bound value (an array on PostgreSQL, a
+    JSON list on SQLite): 2,000 bound values cost more to process than the lookups."""
+    if session.get_bind().dialect.name == "postgresql":
+        return col(OutboxMessage.dedupe_key) == sa.any_(
+            sa.bindparam("keys", keys, type_=postgresql.ARRAY(sa.String)))
+    listed = sa.func.json_each(json.dumps(keys)).table_valued("value")
+    return col(OutboxMessage.dedupe_key).in_(sa.select(listed.c.value))
+
+
+def queue_invoice_mail(session: Session, rows: list[Any]) -> QueueResult:
+    """Outbox rows for a chunk of `_payable_query` rows, one message per `message_key`,
+    in bulk. The chunk holds all of each message's payable invoices (`_message_chunks`).
+
+    Messages already queued are handed out again (not rewritten); those already sent,
+    being sent or failed are left alone.
     Called by the worker for a job the UI permitted; it checks no actor itself.
     """
-    with_email = [r for r in rows if r.email]
-    if not with_email:
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    for r in rows:
+        if r.email:
+            groups.setdefault(_group(r.id, r.run_id, r.organization_id, r.payer_id),
+                              []).append(r)
+    if not groups:
         return QueueResult(0, 0, len(rows), [])
-    # The chunk's outbox rows: two bound values (an id range), one index probe per invoice.
-    existing = {invoice_id: (message_id, status) for invoice_id, message_id, status in
-                session.execute(
-        sa.select(Invoice.id, OutboxMessage.id, OutboxMessage.status)
-        .join(OutboxMessage, OutboxMessage.dedupe_key == _dedupe_column())
-        .where(col(Invoice.id).between(with_email[0].id, with_email[-1].id)))}
-    mine = {r.id for r in with_email}
-    waiting = [m for i, (m, status) in existing.items() if status == "queued" and i in mine]
-    new = [r for r in with_email if r.id not in existing]
+    with_email = sum(len(group) for group in groups.values())
+    messages = {_key(group[0]): group for group in groups.values()}
+    # The chunk's outbox rows: one probe of the unique key index per message.
+    existing = {key: (message_id, status) for key, message_id, status in session.execute(
+        sa.select(OutboxMessage.dedupe_key, OutboxMessage.id, OutboxMessage.status)
+        .where(_key_among(session, list(messages))))}
+    waiting = [message_id for message_id, status in existing.values() if status == "queued"]
+    new = {key: group for key, group in messages.items() if key not in existing}
     # A key another job wrote meanwhile is skipped here and delivered by that job.
     inserted = insert_outbox_tuples(session, _render_invoice_mail(new))
     return QueueResult(queued=len(inserted), existing=len(waiting),
-                       without_email=len(rows) - len(with_email),
+                       without_email=len(rows) - with_email,
                        to_deliver=sorted(waiting + inserted))
 
 
-def _render_invoice_mail(rows: list[Any]) -> list[tuple[Any, ...]]:
-    """Outbox tuples (`OUTBOX_COLUMNS`) of invoice messages, a few µs of Python each.
+def _render_invoice_mail(messages: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
+    """Outbox tuples (`OUTBOX_COLUMNS`), one per message (a payer's invoices), a few µs
+    of Python per invoice.
 
     What is the same in every message (the escrow account, the link's address) and
     what repeats (organisations, amounts, dates) is formatted and escaped once; per
-    message only the name, the reference and the signed link are new. The link needs
+    invoice only the names, the reference and the signed link are new. The link needs
     no escaping of its own: the token is base64url and dots.
     """
     settings = get_settings()
@@ -354,27 +443,57 @@ def _render_invoice_mail(rows: list[Any]) -> list[tuple[Any, ...]]:
     link_base_escaped = escape(link_base)
     escaped = _Escaped()
     due_dates: dict[Any, str] = {}
+    tokens = iter(issue_tokens((r.id, r.reference) for group in messages.values()
+                               for r in group))
     now = utcnow()
     values = []
-    for r, token in zip(rows, issue_tokens((r.id, r.reference) for r in rows), strict=True):
-        amount = cached_money(r.total_cents - r.paid_cents - r.credited_cents)
-        due = due_dates.get(r.due_date) or due_dates.setdefault(r.due_date, fi_date(r.due_date))
-        description = r.description or "Lasku"
-        name = f"{r.first_name} {r.last_name}"
-        reference = printed_reference(r.reference)
-        subject, text, html_body = compiled_template(
-            "invoice", mail_language(r.language), MAIL_FIELDS).fill(
-            {"payer_name": name, "organization": r.name, "description": description,
-             "amount": amount, "due_date": due, "reference": reference,
-             "link": link_base + token, "pdf_link": f"{link_base}{token}.pdf", **fixed},
-            {"payer_name": escape(name), "organization": escaped[r.name],
-             "description": escaped[description], "amount": escaped[amount],
-             "due_date": escaped[due], "reference": escape(reference),
-             "link": link_base_escaped + token, "pdf_link": f"{link_base_escaped}{token}.pdf",
+    for key, group in messages.items():
+        first = group[0]
+        lang = mail_language(first.language)
+        items = item_template(lang)
+        texts, htmls = [], []
+        total = 0
+        for r in group:
+            open_cents = r.total_cents - r.paid_cents - r.credited_cents
+            total += open_cents
+            amount = cached_money(open_cents)
+            due = due_dates.get(r.due_date) or due_dates.setdefault(r.due_date,
+                                                                     fi_date(r.due_date))
+            description = r.description or "Lasku"
+            member = f"{r.member_first} {r.member_last}"
+            reference = printed_reference(r.reference)
+            token = next(tokens)
+            _, text, html_body = items.fill(
+                {"member_name": member, "description": description, "amount": amount,
+                 "due_date": due, "reference": reference, "link": link_base + token,
+                 "pdf_link": f"{link_base}{token}.pdf"},
+                {"member_name": escape(member), "description": escaped[description],
+                 "amount": escaped[amount], "due_date": escaped[due],
+                 "reference": escape(reference), "link": link_base_escaped + token,
+                 "pdf_link": f"{link_base_escaped}{token}.pdf"})
+            texts.append(text)
+            htmls.append(html_body or "")
+        title, what, what_en = _wording(lang, len(group), first.description or "Lasku")
+        name = f"{first.first_name} {first.last_name}"
+        amount = cached_money(total)
+        subject, text, html_body = compiled_template("invoice", lang, MAIL_FIELDS).fill(
+            {"title": title, "payer_name": name, "organization": first.name, "what": what,
+             "what_en": what_en, "total": amount, "items": "\n".join(texts), **fixed},
+            {"title": escaped[title], "payer_name": escape(name),
+             "organization": escaped[first.name], "what": escaped[what],
+             "what_en": escaped[what_en], "total": escaped[amount], "items": "".join(htmls),
              **fixed_escaped})
-        values.append((r.email, subject[:300], text, html_body, MAIL_KIND, r.organization_id,
-                       dedupe_key(r.id), "queued", 0, None, now, None))
+        values.append((first.email, subject[:300], text, html_body, MAIL_KIND,
+                       first.organization_id, key, "queued", 0, None, now, None))
     return values
+
+
+@cache
+def _wording(lang: str, count: int, description: str) -> tuple[str, str, str]:
+    """The title, and "what" was sent in Finnish and English, for a message of `count`."""
+    several = int(count > 1)
+    return (_TITLE[lang][several].format(count=count, description=description),
+            _WHAT["fi"][several].format(count=count), _WHAT["en"][several].format(count=count))
 
 
 @cache
@@ -385,6 +504,20 @@ def formatted_iban(iban: str) -> str:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _message_chunks(listing: list[Any], size: int) -> list[list[int]]:
+    """Invoice ids in chunks of about `size`, each message's invoices in one chunk (a
+    message is written once, from all of its invoices)."""
+    messages: dict[tuple[int, ...], list[int]] = {}
+    for row in listing:  # (id, run_id, organization_id, payer_id), unpacked: no name lookups
+        messages.setdefault(_group(*row), []).append(row[0])
+    chunks: list[list[int]] = [[]]
+    for ids in messages.values():
+        if len(chunks[-1]) >= size:
+            chunks.append([])
+        chunks[-1].extend(ids)
+    return [chunk for chunk in chunks if chunk]
 
 
 def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> dict[str, int]:
@@ -412,13 +545,15 @@ def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> d
             session.execute(sa.text("ANALYZE invoice"))
         # Listed once, then fetched chunk by chunk by primary key: no page re-runs the
         # subtree's `path LIKE` and a sort of the whole run (a keyset page did, 0.5 s).
-        invoice_ids = list(session.execute(
-            payable.with_only_columns(Invoice.id).order_by(Invoice.id)).scalars())
-    count = len(invoice_ids)
+        listing = session.execute(
+            payable.with_only_columns(Invoice.id, Invoice.run_id, Invoice.organization_id,
+                                      Invoice.payer_id).order_by(Invoice.id)).all()
+    count = len(listing)
+    queue_chunks = _message_chunks(listing, QUEUE_CHUNK)
     report_progress(job_id, 0, f"Käsitellään {count} laskua / Processing {count} invoices")
     totals = {"queued": 0, "existing": 0, "without_email": 0}
     to_deliver: list[int] = []
-    for done, chunk in enumerate(_chunks(invoice_ids, QUEUE_CHUNK), start=1):
+    for done, chunk in enumerate(queue_chunks, start=1):
         with session_scope() as session:
             # Still payable now? (A payment may have arrived since the listing.)
             rows = session.execute(_payable().where(col(Invoice.id).in_(chunk))
@@ -428,7 +563,7 @@ def queue_job_messages(job_id: int, enqueue: Callable[[list[int]], object]) -> d
         totals["existing"] += result.existing
         totals["without_email"] += result.without_email
         to_deliver.extend(result.to_deliver)
-        report_progress(job_id, min(10, 10 * done * QUEUE_CHUNK // max(count, 1)))
+        report_progress(job_id, 10 * done // len(queue_chunks))
     to_deliver.sort()
     with session_scope() as session:
         job = session.get(Job, job_id)

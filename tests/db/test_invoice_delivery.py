@@ -12,6 +12,8 @@ import email.policy
 import re
 import socket
 import threading
+from html import escape
+from string import Template
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -31,7 +33,7 @@ from membook_app.errors import PermissionDenied, ValidationError
 from membook_app.formatting import fi_date, money
 from membook_app.mail.outbox import MAX_ATTEMPTS, deliver_pending
 from membook_app.mail.smtp import SmtpConfig, send_one
-from membook_app.mail.templates import render
+from membook_app.mail.templates import TEMPLATE_DIR, render
 from membook_app.settings import get_settings
 from models import Invoice, Job, OutboxMessage, utcnow
 from tests.db.test_invoice_page import make_invoice
@@ -295,7 +297,8 @@ def test_only_billing_writers_start_a_send(sqlite_url: str, role: str | None) ->
 
 def test_queued_message_is_exactly_the_rendered_template(db_url: str) -> None:
     """The run's fast rendering (escapes and formats repeated values once) gives the very
-    message `mail.templates.render` gives, HTML escaping of a payer's name included."""
+    message the template files give through string.Template, HTML escaping of a payer's
+    name included."""
     tree = make_tree(db_url)
     person = make_member(db_url, tree.club_a, tree.type_a, "Anna-Liisa", "Äijälä & O'Neil",
                          "anna@example.fi", language="en")
@@ -307,16 +310,29 @@ def test_queued_message_is_exactly_the_rendered_template(db_url: str) -> None:
     [message] = _outbox(db_url).values()
     [link] = re.findall(r"http://\S+/i/[A-Za-z0-9_.-]+(?<!\.pdf)$", message.text_body, re.M)
     settings = get_settings()
+    name = "Anna-Liisa Äijälä & O'Neil"
     with session_scope(db_url) as s:
         invoice = s.get(Invoice, invoice_id)
         assert invoice is not None
-        expected = render(
-            "invoice", "en", payer_name="Anna-Liisa Äijälä & O'Neil", organization="Seura A ry",
-            description=invoice.description, amount=money(4250),
-            due_date=fi_date(invoice.due_date), reference=printed_reference(invoice.reference),
-            beneficiary=settings.escrow_name, iban=delivery.formatted_iban(settings.escrow_iban),
-            bic=settings.escrow_bic, link=link, pdf_link=link + ".pdf")
-    assert (message.subject, message.text_body, message.html_body) == expected
+        item = {"member_name": name, "description": invoice.description,
+                "amount": money(4250), "due_date": fi_date(invoice.due_date),
+                "reference": printed_reference(invoice.reference), "link": link,
+                "pdf_link": link + ".pdf"}
+    fields = {"title": f"Invoice: {invoice.description}", "payer_name": name,
+              "organization": "Seura A ry", "what": "laskun", "what_en": "an invoice",
+              "total": money(4250), "beneficiary": settings.escrow_name,
+              "iban": delivery.formatted_iban(settings.escrow_iban), "bic": settings.escrow_bic}
+
+    def template(name: str) -> Template:
+        return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+    subject, text, _html = render("invoice", "en", **fields,
+                                  items=template("invoice_item.en.txt").substitute(item))
+    escaped = {k: escape(v) for k, v in fields.items()}
+    html = template("invoice.en.html").substitute(
+        escaped, items=template("invoice_item.en.html").substitute(
+            {k: escape(v) for k, v in item.items()}))
+    assert (message.subject, message.text_body, message.html_body) == (subject, text, html)
     assert "Äijälä &amp; O&#x27;Neil" in message.html_body
 
 

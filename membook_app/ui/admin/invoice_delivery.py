@@ -37,6 +37,7 @@ class InvoiceMailState(StaffState):
     scope: str = UNSENT
     runs: list[ScopeOption] = []
     to_send: int = 0
+    message_count: int = 0
     without_email: int = 0
     already_sent: int = 0
     stuck: int = 0
@@ -65,6 +66,7 @@ class InvoiceMailState(StaffState):
             self.stuck = delivery.stuck_messages(session, actor, org_id)
         self.runs = [ScopeOption(str(r.id), r.label) for r in runs]
         self.to_send, self.without_email = preview.to_send, preview.without_email
+        self.message_count = preview.messages
         self.already_sent = preview.already_sent
 
     @rx.event
@@ -159,6 +161,8 @@ def invoice_mail_view() -> rx.Component:
         ),
         rx.hstack(
             _stat(t("Lähetetään", "To send"), InvoiceMailState.to_send.to_string(), "to-send"),
+            _stat(t("Viestejä (yksi maksajaa kohden)", "Messages (one per payer)"),
+                  InvoiceMailState.message_count.to_string(), "messages"),
             _stat(t("Ei sähköpostia (paperilla)", "No email (on paper)"),
                   InvoiceMailState.without_email.to_string(), "without-email"),
             _stat(t("Jo lähetetty", "Already sent"), InvoiceMailState.already_sent.to_string(),
