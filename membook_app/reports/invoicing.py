@@ -1,12 +1,13 @@
 """Invoicing and payments by period: per invoicing organisation, and per organisation share.
 
 Invoice level (grouped by period and the invoice's organisation): invoiced, credited,
-paid, open and "over-covered" (paid + credited beyond the total, e.g. a paid invoice
-credited afterwards), so that for every group
+paid, open and "over-covered" (paid + credited beyond the total), so that for every group
 
     invoiced = paid + open + credited − over-covered
 
-holds exactly. Share level (grouped by period and the line's organisation): each
+holds exactly. Over-covered is zero as long as credit notes move what a credit leaves
+over-paid to the payer's credit (`billing.invoices.create_credit_note`); the column shows
+where the sum would otherwise break. Share level (grouped by period and the line's organisation): each
 organisation's share of what was invoiced and credited, and of what was paid pro rata
 (paid × line / total, rounded down per line). The issue-date filter applies to the
 invoices; their credit notes count whenever they were written.
