@@ -13,13 +13,15 @@ the closing balance of the latest imported camt.053 statement (docs/settlements.
 * **settled** — the payout of every approved settlement;
 * **fees** — the transaction fees kept from settlements (the operator's, no longer the
   organisations' money);
-* **refunds** — payments marked to be refunded (owed back to their payers).
+* **refunds** — payments marked to be refunded: owed back to their payers, or paid back
+  (the operator recorded the day, `payments.refunds.mark_refund_paid`).
 
 The difference to the statement is explained line by line: the balance already in the
 account before Membook's first statement, payments waiting in the unmatched queue,
-payments marked for refund, outgoing debits that are no settlement payout (refunds paid,
-bank charges, fee transfers), fees still in the account, approved payouts the statement
-does not show yet, and money booked after the statement date. What is left over is money
+payments marked for refund and not yet paid back, outgoing debits that neither a
+settlement payout nor a recorded refund explains (bank charges, fee transfers), fees
+still in the account, approved payouts the statement does not show yet, and money booked
+after the statement date. What is left over is money
 on one side that the other side does not know (typically a bank file not imported).
 
 Everything is a handful of SQL aggregates, whatever the number of payments.
@@ -27,6 +29,7 @@ Everything is a handful of SQL aggregates, whatever the number of payments.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -236,6 +239,7 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
     statement_date = latest.closing_balance_date if latest else None
     sums = _bank_sums(session, day, statement_date, first.closing_balance_date if first else None,
                       approved)
+    paid_back = _refunds_paid(session, day, statement_date)
 
     settled_n, settled_c, fees_c, missing_n, missing_c, differs_c = _settlement_sums(
         session, approved, statement_date)
@@ -254,7 +258,7 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
                                      latest.closing_balance_date,
                                      int(latest.closing_balance_cents))
         explained = _explain(sums, int(first.opening_balance_cents or 0), fees_c,
-                             missing_n, missing_c, differs_c)
+                             missing_n, missing_c, differs_c, paid_back[1])
     booked_n, booked_c = session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_PAYMENT.amount_cents), 0))
         .where(_PAYMENT.source == "paytrail", _PAYMENT.booking_date <= day)).one()
@@ -264,9 +268,34 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
                        settled_c, settled_n),
         fees=Amount("fees", "Palvelumaksut", "Transaction fees", fees_c),
         refunds=(Amount("refunds_owed", "Palautettavat maksajille", "Refunds owed to payers",
-                        marked.cents, marked.count),),
+                        marked.cents - paid_back[0].cents, marked.count - paid_back[0].count),
+                 paid_back[0]),
         statement=statement, explained=explained,
         paytrail=PaytrailGap(int(booked_c), int(booked_n), psp.cents, psp.count))
+
+
+def _refunds_paid(session: Session, as_of: date, statement_date: date | None
+                  ) -> tuple[Amount, Amount]:
+    """Refunds paid back by `as_of` (a term of the books) and those booked and paid back by
+    the statement date (their debit is on the statement): one query over the few payments
+    marked for refund."""
+    refund = sa.and_(_PAYMENT.source == "bank", _PAYMENT.status == "refund",
+                     _PAYMENT.booking_date <= as_of, _PAYMENT.refunded_on.is_not(None))
+    by_day = _PAYMENT.refunded_on <= as_of
+    # Paid back by the statement date: its debit should be on the statement.
+    on_statement = (sa.and_(_PAYMENT.refunded_on <= statement_date,
+                            _PAYMENT.booking_date <= statement_date)
+                    if statement_date else sa.false())
+    n_day, c_day, n_st, c_st = session.execute(sa.select(
+        sa.func.count(sa.case((by_day, 1))),
+        sa.func.coalesce(sa.func.sum(sa.case((by_day, _PAYMENT.amount_cents), else_=0)), 0),
+        sa.func.count(sa.case((on_statement, 1))),
+        sa.func.coalesce(sa.func.sum(sa.case((on_statement, _PAYMENT.amount_cents),
+                                             else_=0)), 0),
+    ).where(refund)).one()
+    return (Amount("refunds_paid", "Palautettu maksajille", "Refunds paid back to payers",
+                   int(c_day), int(n_day)),
+            Amount("refunds_paid_on_statement", "", "", int(c_st), int(n_st)))
 
 
 def _settlement_sums(session: Session, approved: sa.Subquery, statement_date: date | None
@@ -294,8 +323,15 @@ def _settlement_sums(session: Session, approved: sa.Subquery, statement_date: da
     return tuple(int(v) for v in row)  # type: ignore[return-value]
 
 
+def _less(amount: Amount, part: Amount, sign: int = 1) -> Amount:
+    """`amount` without `part` (sign −1: without the debits `part` stands for)."""
+    return dataclasses.replace(amount, cents=amount.cents - sign * part.cents,
+                               count=amount.count - part.count)
+
+
 def _explain(sums: dict[tuple[str, str], tuple[int, int]], opening_first: int, fees: int,
-             missing_n: int, missing_c: int, differs_c: int) -> tuple[Amount, ...]:
+             missing_n: int, missing_c: int, differs_c: int, paid_back: Amount
+             ) -> tuple[Amount, ...]:
     """Statement − expected, term by term (see the module docstring); lines of 0 € with
     nothing behind them are left out."""
     every = ("reference", "correction", "psp", "refund", "unmatched", "payout", "outgoing",
@@ -308,11 +344,15 @@ def _explain(sums: dict[tuple[str, str], tuple[int, int]], opening_first: int, f
                opening_first - early.cents, early.count),
         _amount(sums, "unmatched", "Kohdistamattomat maksut odottavat",
                 "Unmatched payments waiting", ("unmatched",), on),
-        _amount(sums, "refund", "Palautettaviksi merkityt, tilillä kunnes palautetaan",
-                "Marked for refund, in the account until paid back", ("refund",), on),
-        _amount(sums, "outgoing", "Lähteneet veloitukset, joita mikään tilitys ei selitä",
-                "Outgoing debits no settlement explains (refunds, bank charges, fee transfers)",
-                ("outgoing",), on),
+        _less(_amount(sums, "refund", "Palautettaviksi merkityt, tilillä kunnes palautetaan",
+                      "Marked for refund, in the account until paid back", ("refund",), on),
+              paid_back),
+        # A refund recorded as paid back explains one outgoing debit of its amount.
+        _less(_amount(sums, "outgoing",
+                      "Lähteneet veloitukset, joita mikään tilitys tai kirjattu palautus ei "
+                      "selitä", "Outgoing debits no settlement or recorded refund explains "
+                      "(bank charges, fee transfers)", ("outgoing",), on),
+              paid_back, sign=-1),
         _amount(sums, "other", "Muut pankkitapahtumat", "Other bank movements", ("other",), on),
         Amount("fees", "Palvelumaksut ovat tilillä kunnes ne siirretään",
                "Transaction fees stay in the account until transferred", fees),

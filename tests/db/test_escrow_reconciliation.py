@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from membook_app.db import get_engine, session_scope
-from membook_app.errors import PermissionDenied
+from membook_app.errors import PermissionDenied, ValidationError
 from membook_app.payments.bank_import import import_bank_file
 from membook_app.payments.online import apply_result
 from membook_app.payments.paytrail import CallbackParams
@@ -19,7 +19,7 @@ from membook_app.payments.unmatched import mark_refund
 from membook_app.settings import get_settings
 from membook_app.settlements.reconciliation import Reconciliation, reconcile
 from membook_app.settlements.runs import approve_run, create_run
-from models import PaytrailAttempt, Settlement
+from models import Payment, PaytrailAttempt, Settlement
 from tests.db.settlement_support import make_org_tree, standard_invoice
 from tests.db.test_bank_import_support import (
     TODAY,
@@ -223,3 +223,71 @@ def test_statement_of_another_account_is_not_compared(db_url: str) -> None:
     assert r.statement is not None
     assert (r.statement.filename, r.statement.closing_cents) == ("statement.xml", 219799)
     assert r.unexplained_cents == 0
+
+
+def test_refund_paid_back_closes_it_in_the_reconciliation(db_url: str) -> None:
+    """The gift without a reference is marked for refund, then paid back on 27.11. (the
+    debit on the next statement): once the operator records that day, the refund is paid,
+    not "in the account until paid back", and its debit is no unexplained outgoing one."""
+    from membook_app.payments.refunds import list_refunds, mark_refund_paid
+    from models import AuditEvent
+    make_world(db_url)
+    operator = make_staff(db_url, "op@example.fi", None, None, operator=True)
+    _import(db_url, sample("camt053_001_02_statement.xml"), "statement.xml")
+    with session_scope(db_url) as s:
+        gift = payment_by_source(s, "20261126593497TS0002").id
+        mark_refund(s, actor(db_url, operator), gift)
+    _import(db_url, camt053([{"archive": "R1", "cents": 2500, "debit": True,
+                              "name": "Lahjoittaja"}], 219799, "2026-11-27", "STMT-2"),
+            "stmt-2.xml")
+    r = _reconcile(db_url, operator)
+    assert _lines(r) == {"opening": (150000, 0), "refund": (2500, 1),
+                         "outgoing": (-48250 - 2500, 3)}
+    assert r.unexplained_cents == 0
+
+    with session_scope(db_url) as s:
+        op = actor(db_url, operator)
+        assert [(x.payment_id, x.refunded_on) for x in list_refunds(s, op)] == [(gift, None)]
+        with pytest.raises(ValidationError, match="future"):
+            mark_refund_paid(s, op, gift, date(2026, 11, 29), today=date(2026, 11, 28))
+        with pytest.raises(ValidationError, match="before"):
+            mark_refund_paid(s, op, gift, date(2026, 11, 25))
+        row = mark_refund_paid(s, op, gift, date(2026, 11, 27))
+        assert row.refunded_on == date(2026, 11, 27)
+    with session_scope(db_url) as s:
+        op = actor(db_url, operator)
+        assert mark_refund_paid(s, op, gift, date(2026, 11, 27)).refunded_on == date(2026, 11, 27)
+        with pytest.raises(ValidationError, match="already"):
+            mark_refund_paid(s, op, gift, date(2026, 11, 28))
+        events = s.exec(select(AuditEvent).where(AuditEvent.action == "payment.refund_paid")
+                        ).all()
+        assert len(events) == 1 and events[0].object_id == gift
+
+    r = _reconcile(db_url, operator)
+    assert {a.key: (a.cents, a.count) for a in r.refunds} == {
+        "refunds_owed": (0, 0), "refunds_paid": (2500, 1)}
+    assert r.expected_cents == 115549
+    assert _lines(r) == {"opening": (150000, 0), "outgoing": (-48250, 2)}
+    assert r.unexplained_cents == 0
+    # On the first statement's day it was not paid back yet: still owed, still in the account.
+    back = _reconcile(db_url, operator, STATEMENT_DAY)
+    assert {a.key: a.cents for a in back.refunds} == {"refunds_owed": 2500, "refunds_paid": 0}
+    assert _lines(back)["refund"] == (2500, 1)
+    assert back.unexplained_cents == 0
+
+
+def test_only_the_operator_records_a_refund_paid(db_url: str) -> None:
+    from membook_app.payments.refunds import list_refunds, mark_refund_paid
+    world = make_world(db_url)
+    operator = make_staff(db_url, "op@example.fi", None, None, operator=True)
+    treasurer = make_staff(db_url, "t@example.fi", world.tree.federation, "treasurer")
+    _import(db_url, sample("camt053_001_02_statement.xml"), "statement.xml")
+    with session_scope(db_url) as s:
+        gift = payment_by_source(s, "20261126593497TS0002").id
+        mark_refund(s, actor(db_url, operator), gift)
+    for call in (lambda s, a: list_refunds(s, a),
+                 lambda s, a: mark_refund_paid(s, a, gift, date(2026, 11, 27))):
+        with pytest.raises(PermissionDenied), session_scope(db_url) as s:
+            call(s, actor(db_url, treasurer))
+    with session_scope(db_url) as s:
+        assert s.get(Payment, gift).refunded_on is None  # type: ignore[union-attr]

@@ -31,6 +31,7 @@ from sqlmodel import col, select
 
 from membook_app.billing.invoices import create_credit_note
 from membook_app.db import session_scope
+from membook_app.payments.refunds import mark_refund_paid
 from membook_app.payments.unmatched import book_payment, mark_refund
 from membook_app.settlements.runs import NothingToSettle, approve_run, create_run, discard_run
 from membook_app.settlements.split import split_by_org
@@ -174,6 +175,7 @@ operations = st.tuples(_invoice_op, st.lists(st.one_of(
     st.tuples(st.just("credit"), st.integers(0, 50), st.booleans(), st.integers(0, 2)),
     st.tuples(st.just("manual"), st.integers(0, 50), st.integers(1, 6000)),
     st.tuples(st.just("refund"), st.integers(1, 6000)),
+    st.tuples(st.just("refund_paid"), st.integers(0, 50)),
     st.tuples(st.just("settle"), st.booleans()),
 ), min_size=1, max_size=20)).map(lambda t: [t[0], *t[1]])
 
@@ -242,6 +244,16 @@ def _run_operations(url: str, ops: list[tuple]) -> None:  # type: ignore[type-ar
                                  .order_by(col(Payment.id).desc())).first()
                 assert payment is not None
                 mark_refund(s, _operator(s), payment.id)  # type: ignore[arg-type]
+        elif kind == "refund_paid":
+            with session_scope(url) as s:
+                owed = s.exec(select(Payment).where(Payment.status == "refund",
+                                                    col(Payment.refunded_on).is_(None))
+                              .order_by(col(Payment.id))).all()
+                if owed:
+                    payment = owed[op[1] % len(owed)]
+                    mark_refund_paid(s, _operator(s), payment.id,  # type: ignore[arg-type]
+                                     payment.booking_date)
+                    _refunded[url] += payment.amount_cents
         elif kind == "settle":
             _settle(url, approve=op[1])
             _check(url)
@@ -258,7 +270,8 @@ def _run_operations(url: str, ops: list[tuple]) -> None:  # type: ignore[type-ar
 @example(ops=[  # every kind of event at least once, settled in between
     ("invoice", [3000, 1500, 1000], {0, 1, 2}), ("invoice", [1, 1, 1], {0, 1, 2}),
     ("pay", 0, 2), ("pay", 1, 6), ("settle", True), ("pay", 0, 2), ("correct", 0),
-    ("credit", 1, False, 0), ("manual", 1, 2), ("refund", 700), ("settle", False),
+    ("credit", 1, False, 0), ("manual", 1, 2), ("refund", 700), ("refund_paid", 0),
+    ("settle", False),
     ("invoice", [999, 0, 1], {0, 2}), ("pay", 2, 3), ("correct", 0), ("settle", True),
     ("credit", 0, True, 0), ("pay", 0, 4)])
 @example(ops=[  # credit notes on paid and on settled invoices, then corrections

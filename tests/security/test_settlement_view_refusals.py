@@ -160,3 +160,50 @@ async def test_filters_on_the_page(world: SettledWorld) -> None:
     escrow = state_for(EscrowState, world.tokens["operator"])
     assert await call_handler(escrow, "set_as_of", "26.11.2026") is None
     assert escrow.day == "26.11.2026"
+
+
+def _refund_payment(w: SettledWorld) -> int:
+    """A payment without a reference, marked by the operator to be paid back."""
+    from membook_app.payments.unmatched import mark_refund
+    from models import Payment
+    from tests.db.settlement_support import pay
+    from tests.db.test_bank_import_support import actor
+    pay(w.url, [{"archive": "REFUND-1", "cents": 1234, "ustrd": "lahjoitus"}])
+    with session_scope(w.url) as s:
+        payment = s.exec(select(Payment).where(Payment.status == "unmatched")).one()
+        mark_refund(s, actor(w.url, w.tokens["operator"]), payment.id)  # type: ignore[arg-type]
+        return payment.id  # type: ignore[return-value]
+
+
+def _refunded_on(w: SettledWorld, payment_id: int) -> Any:
+    from models import Payment
+    with session_scope(w.url) as s:
+        return s.get(Payment, payment_id).refunded_on  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("who", [*ATTACKERS, "club_treasurer", "district_viewer"])
+async def test_refund_paid_back_is_operator_only(world: SettledWorld, who: str) -> None:
+    payment_id = _refund_payment(world)
+    before = _audit_count(world.url)
+    state = state_for(EscrowState, world.tokens[who])
+    assert is_refusal(await call_handler(state, "set_refund_day", "1.1.2020"))
+    assert is_refusal(await call_handler(state, "refund_paid", payment_id))
+    assert state.refunds == [] and state.refund_day == ""
+    assert _refunded_on(world, payment_id) is None and _audit_count(world.url) == before
+
+
+async def test_operator_records_a_refund_paid_back(world: SettledWorld) -> None:
+    from datetime import date
+    payment_id = _refund_payment(world)
+    state = state_for(EscrowState, world.tokens["operator"])
+    assert await call_handler(state, "load") is None
+    assert [(r.payment_id, r.amount, r.paid_on) for r in state.refunds] == [
+        (payment_id, "12,34\xa0€", "")]
+    result = await call_handler(state, "set_refund_day", "1.1.2099")
+    assert result is None
+    assert "tulevaisuudessa" in repr(await call_handler(state, "refund_paid", payment_id))
+    assert _refunded_on(world, payment_id) is None
+    await call_handler(state, "set_refund_day", "27.11.2026")
+    assert await call_handler(state, "refund_paid", payment_id) is None
+    assert _refunded_on(world, payment_id) == date(2026, 11, 27)
+    assert state.refunds[0].paid_on == "27.11.2026"

@@ -1,6 +1,7 @@
 """/admin/escrow: the operator's escrow reconciliation — the expected balance from the
 books, the latest camt.053 closing balance, and the difference line by line
-(`membook_app.settlements.reconciliation`)."""
+(`membook_app.settlements.reconciliation`) — and the refunds to pay back, where the
+operator records the day a refund was paid (`membook_app.payments.refunds`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import reflex as rx
 
 from membook_app.db import session_scope
 from membook_app.formatting import fi_date, money, number
+from membook_app.payments.bank_import import helsinki_today
+from membook_app.payments.refunds import list_refunds, mark_refund_paid
 from membook_app.register.validation import parse_date
 from membook_app.settlements.reconciliation import Amount, reconcile
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
@@ -30,6 +33,17 @@ class AmountView:
     count: str
 
 
+@dataclasses.dataclass
+class RefundView:
+    payment_id: int
+    booked: str
+    amount: str
+    payer: str
+    iban: str
+    message: str
+    paid_on: str  # empty while still owed
+
+
 def _view(amount: Amount, sign: int = 1) -> AmountView:
     return AmountView(amount.key, amount.fi, amount.en, money(sign * amount.cents),
                       number(amount.count) if amount.count else "")
@@ -48,10 +62,18 @@ class EscrowState(StaffState):
     unexplained: str = ""
     balanced: bool = False
     paytrail: list[AmountView] = []
+    refunds: list[RefundView] = []
+    refund_day: str = ""
 
     def _load(self) -> None:
         with session_scope() as session:
             r = reconcile(session, current_actor(), parse_date(self.as_of, "as_of"))
+            refunds = list_refunds(session, current_actor())
+        self.refunds = [RefundView(x.payment_id, fi_date(x.booking_date), money(x.amount_cents),
+                                   x.payer_name, x.payer_iban, x.message,
+                                   fi_date(x.refunded_on) if x.refunded_on else "")
+                        for x in refunds]
+        self.refund_day = self.refund_day or fi_date(helsinki_today())
         self.day = fi_date(r.as_of)
         self.terms = [*[_view(a) for a in r.received], _view(r.settled, -1),
                       _view(r.fees, -1), *[_view(a, -1) for a in r.refunds]]
@@ -88,6 +110,21 @@ class EscrowState(StaffState):
         self.as_of = str(value)[:20]
         self._load()
 
+    @rx.event
+    @guarded("operator")
+    def set_refund_day(self, value: str) -> None:
+        """The day the next refund marked paid was paid back (d.m.yyyy)."""
+        self.refund_day = str(value)[:20]
+
+    @rx.event
+    @guarded("operator")
+    def refund_paid(self, payment_id: int) -> None:
+        """Record that this refund was paid back on the chosen day (audited)."""
+        day = parse_date(self.refund_day, "paid_on") or helsinki_today()
+        with session_scope() as session:
+            mark_refund_paid(session, current_actor(), int(payment_id), day)
+        self._load()
+
 
 def _amount_row(row: AmountView) -> rx.Component:
     return rx.table.row(
@@ -111,6 +148,46 @@ def _table(rows: rx.Var, table_id: str, total_label: rx.Var | None = None,
             rx.table.column_header_cell(t("Summa", "Amount")))),
         rx.table.body(rx.foreach(rows, _amount_row), *total_row),
         size="1", variant="surface", id=table_id, width="100%", max_width="50em",
+    )
+
+
+def _refund_row(row: RefundView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row.booked), rx.table.cell(row.payer),
+        rx.table.cell(rx.text(row.iban, size="1")), rx.table.cell(rx.text(row.message, size="1")),
+        rx.table.cell(row.amount, text_align="right"),
+        rx.table.cell(rx.cond(
+            row.paid_on != "", rx.text(row.paid_on),
+            rx.button(t("Merkitse palautetuksi", "Mark paid back"), size="1", variant="soft",
+                      on_click=EscrowState.refund_paid(row.payment_id),
+                      id=f"refund-paid-{row.payment_id}"))),
+        key=row.payment_id, id=f"refund-{row.payment_id}",
+    )
+
+
+def _refunds() -> rx.Component:
+    s = EscrowState
+    return rx.vstack(
+        rx.heading(t("Palautukset maksajille", "Refunds to payers"), size="4"),
+        rx.text(t("Kun olet maksanut palautuksen pankissa, merkitse se palautetuksi sinä "
+                  "päivänä: täsmäytys ei sen jälkeen odota rahaa tilille.",
+                  "When you have paid a refund back in the bank, mark it paid on that day: "
+                  "the reconciliation then no longer expects the money in the account."),
+                size="2"),
+        rx.hstack(
+            rx.text(t("Palautuspäivä", "Day paid back"), size="2"),
+            rx.input(placeholder="p.k.vvvv", value=s.refund_day, width="9em",
+                     id="refund-day", on_change=s.set_refund_day),
+            align="center"),
+        rx.box(rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(x) for x in (
+                t("Kirjattu", "Booked"), t("Maksaja", "Payer"), t("IBAN", "IBAN"),
+                t("Viesti", "Message"), t("Summa", "Amount"),
+                t("Palautettu", "Paid back"))])),
+            rx.table.body(rx.foreach(s.refunds, _refund_row)),
+            size="1", variant="surface", id="escrow-refunds"),
+            overflow_x="auto", width="100%", max_width="60em"),
+        width="100%", spacing="2",
     )
 
 
@@ -149,5 +226,6 @@ def escrow_view() -> rx.Component:
                       color_scheme="orange", icon="info")),
         rx.heading("Paytrail", size="4"),
         _table(s.paytrail, "escrow-paytrail"),
+        rx.cond(s.refunds.length() > 0, _refunds()),  # type: ignore[attr-defined]
         spacing="3", width="100%",
     )
