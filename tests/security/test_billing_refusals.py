@@ -14,9 +14,13 @@ import pytest
 from sqlmodel import func, select
 
 import membook_app.membook_app  # noqa: F401
+from membook_app.accounts.permissions import load_actor
+from membook_app.accounts.users import get_or_create_user
+from membook_app.billing.invoice_payments import invoice_payments, paper_links
 from membook_app.billing.fees import set_fee
 from membook_app.billing.runs import commit_run
 from membook_app.db import session_scope
+from membook_app.errors import NotFound
 from membook_app.ui.admin.fees import FeesState
 from membook_app.ui.admin.invoice_runs import InvoiceRunState
 from membook_app.ui.admin.invoices import (
@@ -201,3 +205,29 @@ async def test_member_cannot_open_someone_elses_invoice_list(world: dict[str, An
     state.org_id = str(world["tree"].club_a)
     assert "/portal" in repr(await call_handler(state, "load"))
     assert state.rows == []
+
+
+@pytest.mark.parametrize("who", ["sibling_admin", "member"])
+def test_invoice_payments_and_paper_links_refused(world: dict[str, Any], who: str) -> None:
+    """The staff invoice page's payments and its print links (a signed public link) are
+    given only to staff who may read the invoice; to others the invoice looks missing."""
+    email = {"sibling_admin": "b.admin@example.fi", "member": "aino@example.fi"}[who]
+    with session_scope(world["url"]) as s:
+        actor = load_actor(s, get_or_create_user(s, None, email))
+        for service in (invoice_payments, paper_links):
+            with pytest.raises(NotFound):
+                service(s, actor, world["invoice_id"])
+
+
+async def test_invoice_page_gives_readers_the_print_links(world: dict[str, Any]) -> None:
+    """Positive controls: a viewer of the club may read them; the page's handler (here
+    the admin's credit, which refills the page) shows them."""
+    with session_scope(world["url"]) as s:
+        actor = load_actor(s, get_or_create_user(s, None, "viewer@example.fi"))
+        links = paper_links(s, actor, world["invoice_id"])
+        assert invoice_payments(s, actor, world["invoice_id"]) == []
+    assert links.pdf == links.page + ".pdf" and "/i/" in links.page
+    state = state_for(InvoiceDetailState, world["admin_a"])
+    state.invoice_id = world["invoice_id"]
+    assert await call_handler(state, "credit", {"reason": "erosi"}) is None
+    assert "/i/" in state.public_link and state.pdf_link == state.public_link + ".pdf"

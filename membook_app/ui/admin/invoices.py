@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import reflex as rx
 
+from membook_app.billing.invoice_payments import invoice_payments, paper_links
 from membook_app.billing.invoices import (
     InvoiceQuery,
     LineInput,
@@ -201,6 +202,9 @@ class PaymentView:
     source: str
     payer: str
     amount: str
+    kind: str
+    rule: str
+    reversal: str
 
 
 @dataclasses.dataclass
@@ -219,6 +223,8 @@ class InvoiceDetailState(StaffState):
     can_credit: bool = False
     person_id: int = 0
     message: str = ""
+    public_link: str = ""
+    pdf_link: str = ""
 
     def _fill(self, invoice_id: int) -> None:
         actor = current_actor()
@@ -226,6 +232,8 @@ class InvoiceDetailState(StaffState):
             d = invoice_detail(session, actor, invoice_id)
             org = get_organization(session, d.invoice.organization_id)
             writable = actor.can("billing.write", org.path)
+            payments = invoice_payments(session, actor, invoice_id)
+            links = paper_links(session, actor, invoice_id)
         inv = d.invoice
         self.invoice_id, self.person_id = inv.id, inv.person_id  # type: ignore[assignment]
         self.info = {
@@ -240,8 +248,10 @@ class InvoiceDetailState(StaffState):
                                money(li.amount_cents),
                                money(d.creditable.get(li.position, 0)) if d.creditable else "")
                       for li in d.lines]
-        self.payments = [PaymentView(fi_date(a.booking_date), a.source, a.payer_name,
-                                     money(a.amount_cents)) for a in d.allocations]
+        self.payments = [PaymentView(fi_date(p.booking_date), p.source, p.payer_name,
+                                     money(p.amount_cents), p.kind, p.rule, p.reversal)
+                         for p in payments]
+        self.public_link, self.pdf_link = links.page, links.pdf
         self.credit_notes = [LinkView(n.id, f"{n.reference} {money(n.total_cents)}")  # type: ignore[arg-type]
                              for n in d.credit_notes]
         self.credited = ([LinkView(d.credited_invoice.id, d.credited_invoice.reference)]  # type: ignore[arg-type]
@@ -287,8 +297,11 @@ def _line_row(li: LineView) -> rx.Component:
 
 
 def _payment_row(p: PaymentView) -> rx.Component:
-    return rx.table.row(rx.table.cell(p.date), rx.table.cell(p.source), rx.table.cell(p.payer),
-                        rx.table.cell(p.amount, text_align="right"))
+    return rx.table.row(
+        rx.table.cell(p.date), rx.table.cell(p.source), rx.table.cell(p.payer),
+        rx.table.cell(p.kind), rx.table.cell(p.rule),
+        rx.table.cell(rx.cond(p.reversal != "", rx.badge(p.reversal, color_scheme="orange"))),
+        rx.table.cell(p.amount, text_align="right"))
 
 
 def _fact(label: rx.Var, key: str) -> rx.Component:
@@ -313,6 +326,12 @@ def invoice_view() -> rx.Component:
         _fact(t("Maksettu", "Paid"), "paid"),
         _fact(t("Hyvitetty", "Credited"), "credited_amount"),
         _fact(t("Tila", "Status"), "status"),
+        rx.hstack(
+            rx.link(t("Avaa laskusivu", "Open the invoice page"), href=s.public_link,
+                    is_external=True, id="invoice-public-link"),
+            rx.link(t("PDF tulostettavaksi", "PDF for printing"), href=s.pdf_link,
+                    is_external=True, id="invoice-pdf-link"),
+            spacing="4", wrap="wrap"),
         rx.foreach(s.credited, lambda li: rx.link(
             t("Hyvittää laskun ", "Credits invoice "), li.label,
             href=f"/admin/invoice?id={li.id}")),
@@ -323,11 +342,13 @@ def invoice_view() -> rx.Component:
                 t("Hyvitettävissä", "Creditable"))])),
             rx.table.body(rx.foreach(s.lines, _line_row)), size="1", id="invoice-lines"),
         rx.heading(t("Maksut", "Payments"), size="4"),
-        rx.table.root(
+        rx.box(rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(x) for x in (
                 t("Kirjauspäivä", "Booked"), t("Lähde", "Source"), t("Maksaja", "Payer"),
-                t("Summa", "Amount"))])),
+                t("Kohdistus", "Booked to"), t("Tunnistettu", "Matched by"),
+                t("Oikaisu", "Reversal"), t("Summa", "Amount"))])),
             rx.table.body(rx.foreach(s.payments, _payment_row)), size="1", id="invoice-payments"),
+            overflow_x="auto", width="100%"),
         rx.cond(s.credit_notes.length() > 0, rx.vstack(
             rx.heading(t("Hyvityslaskut", "Credit notes"), size="4"),
             rx.foreach(s.credit_notes, lambda li: rx.link(li.label,
