@@ -436,7 +436,8 @@ class _Parser:
         """A missing or unknown ``Sts``: whether the bank booked the entry is unknown, and
         guessing either way books money wrongly or loses it, so the file is refused."""
         if status is None:
-            return self.error(ntry, path, "Sts", "status missing (expected BOOK, PDNG, INFO or FUTR)")
+            return self.error(ntry, path, "Sts",
+                              "status missing (expected BOOK, PDNG, INFO or FUTR)")
         return self.error(status, path, "Sts",
                           f"{code!r} is not an entry status (expected BOOK, PDNG, INFO or FUTR)")
 

@@ -29,6 +29,12 @@ MATCH_RULES = {
     "no_original": "ei alkuperäistä / no original", "correction": "oikaisu / correction",
     "debit": "veloitus / debit", "paytrail_settlement": "Paytrail-tilitys / Paytrail payout",
 }
+# Invoice.status, as the payments pages show an invoice beside a payment.
+INVOICE_STATUSES = {
+    "open": "avoin / open", "partly_paid": "osittain maksettu / partly paid",
+    "paid": "maksettu / paid", "credited": "hyvitetty / credited",
+    "overdue": "erääntynyt / overdue",
+}
 # Allocation.kind and Allocation.rule.
 ALLOCATION_KINDS = {"invoice": "laskulle / to invoice", "credit": "saldolle / to credit"}
 ALLOCATION_RULES = {

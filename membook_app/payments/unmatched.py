@@ -7,15 +7,18 @@ the payer's credit balance), splits it over several, or — the operator only, w
 refunds out of the escrow account — marks it to be refunded. Every decision is an
 `AuditEvent` written in the same transaction as the money rows.
 
-Who: the operator for everything; treasurers and admins (`billing.write`) see the queue
-but only candidate invoices of their own subtree, and can book only to those. A payment
-without a usable reference belongs to no organisation until it is booked, so the queue
-itself is shown to every billing user; the payment rows carry no more than the bank line.
+Who: the operator sees and decides everything. Staff of an organisation (admin,
+treasurer, viewer) see a queued payment only when it has at least one candidate invoice in
+their subtree (`payments.resemblance`: a payment without a usable reference carries a
+stranger's name and message and belongs to no organisation until it is booked), and only
+the candidates of their subtree; admins and treasurers (`billing.write`) book or split it,
+only to invoices of their subtree. `waiting_summary` counts the same queue for the
+dashboard.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,16 +27,21 @@ from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
 from membook_app.audit import record
-from membook_app.banking.references import normalise
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
 from membook_app.payments.matching import lock_money
+from membook_app.payments.resemblance import (
+    OPEN_STATUSES,
+    name_matches,
+    name_tokens,
+    open_cents,
+    typo_variants,
+    with_candidates,
+)
 from models import Allocation, Invoice, Organization, Payment, Person, utcnow
 
-OPEN_STATUSES = ("open", "partly_paid", "overdue")
-_NAME_TOKEN = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-_DIGITS = re.compile(r"\d(?:[\d ]*\d)?")
 _POOL = 50
+_BATCH = 500  # queued payments judged per round of `with_candidates`
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Candidate:
     status: str
     score: int
     reasons: tuple[Reason, ...]
+    bookable: bool = False  # the actor may book to it (billing.write on its organisation)
 
 
 @dataclass(frozen=True)
@@ -83,27 +92,27 @@ class Booking:
 
 # --- who may do what -------------------------------------------------------------------
 
-def _billing_roots(actor: Actor) -> list[str]:
-    """Topmost organisation paths where the actor may write billing (treasurer, admin)."""
-    paths = sorted({g.path for g in actor.grants if g.role in ("admin", "treasurer")}, key=len)
-    roots: list[str] = []
-    for path in paths:
-        if not any(path.startswith(r) for r in roots):
-            roots.append(path)
-    return roots
-
-
 def require_queue(actor: Actor) -> None:
-    """The operator, or someone who writes billing somewhere (viewers and members not)."""
-    if not actor.is_operator and not _billing_roots(actor):
+    """The operator, or staff of some organisation (viewers read; members never)."""
+    if not actor.is_operator and not actor.grants:
         raise PermissionDenied()
 
 
-def _in_scope(actor: Actor):  # type: ignore[no-untyped-def]
-    """SQL condition on Organization: inside the actor's billing subtrees."""
+def _in_scope(actor: Actor) -> sa.ColumnElement[bool]:
+    """SQL condition on Organization: inside the actor's subtrees (any role)."""
     if actor.is_operator:
         return sa.true()
-    return sa.or_(*[col(Organization.path).startswith(r) for r in _billing_roots(actor)])
+    return sa.or_(*[col(Organization.path).startswith(r) for r in actor.root_paths()])
+
+
+def _require_visible(session: Session, actor: Actor, payment: Payment) -> None:
+    """A queued payment that resembles none of the actor's invoices is not theirs to see
+    or book: it looks missing, so payment ids cannot be probed."""
+    if actor.is_operator:
+        return
+    if payment.status != "unmatched" or not with_candidates(session, _in_scope(actor),
+                                                            [payment]):
+        raise NotFound("Maksua ei löydy", "Payment not found")
 
 
 def _invoice_for_booking(session: Session, actor: Actor, invoice_id: int) -> Invoice:
@@ -138,58 +147,73 @@ def _open_cents(invoice: Invoice) -> int:
 
 # --- reading the queue -----------------------------------------------------------------
 
+def _queued(session: Session, scope: sa.ColumnElement[bool] | None,
+            want: int | None) -> Iterator[Payment]:
+    """Queued payments oldest first — all of them, or (with `scope`) those with a candidate
+    in scope — judged a batch at a time until `want` are found (None: to the end)."""
+    query = (select(Payment).where(Payment.status == "unmatched")
+             .order_by(col(Payment.booking_date), col(Payment.id)))
+    if scope is None:
+        yield from session.exec(query.limit(want) if want else query)
+        return
+    offset = found = 0
+    while want is None or found < want:
+        batch = list(session.exec(query.offset(offset).limit(_BATCH)))
+        visible = with_candidates(session, scope, batch)
+        for payment in batch:
+            if payment.id in visible and (want is None or found < want):
+                found += 1
+                yield payment
+        if len(batch) < _BATCH:
+            return
+        offset += _BATCH
+
+
 def list_unmatched(session: Session, actor: Actor, *, limit: int = 200) -> list[QueueRow]:
-    """Payments waiting for a person, oldest first."""
+    """Payments waiting for a person, oldest first (for staff: those resembling one of
+    their organisations' invoices)."""
     require_queue(actor)
-    rows = session.exec(select(Payment).where(Payment.status == "unmatched")
-                        .order_by(col(Payment.booking_date), col(Payment.id))
-                        .limit(max(1, min(limit, 1000)))).all()
+    scope = None if actor.is_operator else _in_scope(actor)
     return [QueueRow(p.id, p.source, p.source_id, p.booking_date,  # type: ignore[arg-type]
                      p.amount_cents, p.reference, p.payer_name, p.message, p.match_rule)
-            for p in rows]
+            for p in _queued(session, scope, max(1, min(limit, 1000)))]
 
 
-def _one_digit_off(ref: str) -> set[str]:
-    """Valid national references one edit away: a digit changed, dropped, added or swapped."""
-    out: set[str] = set()
-    digits = "0123456789"
-    for i in range(len(ref)):
-        out.update(ref[:i] + d + ref[i + 1:] for d in digits)
-        out.add(ref[:i] + ref[i + 1:])
-        if i + 1 < len(ref):
-            out.add(ref[:i] + ref[i + 1] + ref[i] + ref[i + 2:])
-    for i in range(len(ref) + 1):
-        out.update(ref[:i] + d + ref[i:] for d in digits)
-    out.discard(ref)
-    return {v.lstrip("0") for v in out
-            if 4 <= len(v.lstrip("0")) <= 20 and normalise(v).kind == "national"}
+def waiting_summary(session: Session, actor: Actor, organization_id: int | None
+                    ) -> tuple[int, int]:
+    """(count, cents) of the payments waiting in the queue, for the dashboard.
 
-
-def _given_numbers(payment: Payment) -> list[str]:
-    """Digit strings the payer wrote (reference field and message) — the typo sources."""
-    found: list[str] = []
-    for text in (payment.reference, payment.message):
-        for run in _DIGITS.findall(text or ""):
-            for piece in (run.replace(" ", ""), *run.split()):
-                digits = piece.lstrip("0")
-                if 4 <= len(digits) <= 20:
-                    found.append(digits)
-    if payment.national_reference:
-        found.append(payment.national_reference)
-    return list(dict.fromkeys(found))
-
-
-def _name_tokens(name: str | None) -> list[str]:
-    return [t.lower() for t in _NAME_TOKEN.findall(name or "")][:4]
+    `organization_id`: that organisation's subtree (billing.read on it needed), counting
+    the payments with a candidate there, as `list_unmatched` shows them; None: the
+    actor's whole queue (the operator's: every queued payment).
+    """
+    if organization_id is None:
+        require_queue(actor)
+        scope = None if actor.is_operator else _in_scope(actor)
+    else:
+        org = session.get(Organization, organization_id)
+        if org is None:
+            raise NotFound("Yhdistystä ei löydy", "Organisation not found")
+        actor.require("billing.read", org)
+        scope = col(Organization.path).startswith(org.path)
+    if scope is None:
+        count, cents = session.exec(
+            select(sa.func.count(), sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0))
+            .where(Payment.status == "unmatched")).one()
+        return int(count), int(cents)
+    waiting = [p.amount_cents for p in _queued(session, scope, None)]
+    return len(waiting), sum(waiting)
 
 
 def candidates(session: Session, actor: Actor, payment_id: int, *,
                limit: int = 8) -> list[Candidate]:
-    """Ranked invoices this payment may belong to, each with its reasons."""
+    """Ranked invoices this payment may belong to, each with its reasons (for staff: of
+    their subtrees, and only for a queued payment that has some there)."""
     require_queue(actor)
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise NotFound("Maksua ei löydy", "Payment not found")
+    _require_visible(session, actor, payment)
     base = (select(Invoice, Organization.name, Person.first_name, Person.last_name)
             .join(Organization, Organization.id == Invoice.organization_id)
             .join(Person, Person.id == Invoice.payer_id)
@@ -206,10 +230,7 @@ def candidates(session: Session, actor: Actor, payment_id: int, *,
                 reasons.setdefault(invoice.id, []).append(reason)
                 scores[invoice.id] = scores.get(invoice.id, 0) + score
 
-    variants: dict[str, str] = {}
-    for given in _given_numbers(payment):
-        for variant in _one_digit_off(given):
-            variants.setdefault(variant, given)
+    variants = typo_variants(payment)
     if variants:
         rows = session.exec(base.where(col(Invoice.reference).in_(sorted(variants)))).all()
         add(rows, lambda inv, *_: Reason(
@@ -218,20 +239,16 @@ def candidates(session: Session, actor: Actor, payment_id: int, *,
             f"Reference one digit off the payment's {variants[inv.reference]}"), 50)
 
     if payment.amount_cents > 0:
-        due_expr = Invoice.total_cents - Invoice.credited_cents - Invoice.paid_cents
         rows = session.exec(base.where(col(Invoice.status).in_(OPEN_STATUSES),
-                                       due_expr == payment.amount_cents)
+                                       open_cents() == payment.amount_cents)
                             .order_by(col(Invoice.due_date)).limit(_POOL)).all()
         add(rows, lambda *_: Reason("equal_amount", "Summa on sama kuin avoin saldo",
                                     "Amount equals what is open"), 30)
 
-    tokens = _name_tokens(payment.payer_name)
+    tokens = name_tokens(payment.payer_name)
     if tokens:
-        likes = []
-        for token in tokens:
-            for pattern in {token + "%", token.capitalize() + "%"}:
-                likes.append(col(Person.last_name).ilike(pattern))
-        rows = session.exec(base.where(col(Invoice.status).in_(OPEN_STATUSES), sa.or_(*likes))
+        rows = session.exec(base.where(col(Invoice.status).in_(OPEN_STATUSES),
+                                       name_matches(tokens))
                             .order_by(col(Invoice.due_date)).limit(_POOL)).all()
 
         def name_reason(_inv: Invoice, first: str, last: str) -> Reason | None:
@@ -249,9 +266,13 @@ def candidates(session: Session, actor: Actor, payment_id: int, *,
 
     ranked = sorted((i for i in found if i in reasons),
                     key=lambda i: (-scores[i], found[i][0].due_date, i))[:limit]
+    org_ids = {found[i][0].organization_id for i in ranked}
+    paths = dict(session.exec(select(Organization.id, Organization.path)
+                              .where(col(Organization.id).in_(org_ids))).all())
     return [Candidate(inv.id, inv.reference, inv.organization_id, org_name,  # type: ignore[arg-type]
                       f"{last} {first}", inv.description, inv.total_cents, _open_cents(inv),
-                      inv.due_date, inv.status, scores[inv.id], tuple(reasons[inv.id]))
+                      inv.due_date, inv.status, scores[inv.id], tuple(reasons[inv.id]),
+                      actor.can("billing.write", paths[inv.organization_id]))
             for inv, org_name, first, last in (found[i] for i in ranked)]
 
 
@@ -274,6 +295,7 @@ def book_payment(session: Session, actor: Actor, payment_id: int, invoice_id: in
     require_queue(actor)
     invoice = _invoice_for_booking(session, actor, invoice_id)
     payment = _queued_payment(session, payment_id)
+    _require_visible(session, actor, payment)
     session.refresh(invoice)
     amount = payment.amount_cents
     if amount < 0:
@@ -323,6 +345,7 @@ def split_payment(session: Session, actor: Actor, payment_id: int,
         raise ValidationError("Osien on oltava positiivisia", "Parts must be positive")
     invoices = [_invoice_for_booking(session, actor, i) for i, _ in clean]
     payment = _queued_payment(session, payment_id)
+    _require_visible(session, actor, payment)
     if payment.amount_cents <= 0:
         raise ValidationError("Vain saapuvan maksun voi jakaa", "Only incoming money can be split")
     if sum(c for _, c in clean) != payment.amount_cents:

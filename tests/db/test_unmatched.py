@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from membook_app.banking.references import make_national
 from membook_app.db import session_scope
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
 from membook_app.payments.bank_import import import_bank_file
@@ -14,6 +15,7 @@ from membook_app.payments.unmatched import (
     list_unmatched,
     mark_refund,
     split_payment,
+    waiting_summary,
 )
 from models import Allocation, AuditEvent
 from tests.db.test_bank_import_support import (
@@ -21,6 +23,7 @@ from tests.db.test_bank_import_support import (
     TODAY,
     actor,
     balance,
+    camt054,
     invoice_state,
     make_invoice,
     make_world,
@@ -66,8 +69,10 @@ def test_queue_and_ranked_candidates(queue, db_url: str) -> None:  # type: ignor
         found = candidates(s, actors["treasurer_a"], korhonen.id)  # type: ignore[arg-type]
         assert found[0].invoice_id == world.invoices["20240015"]
         assert [r.code for r in found[0].reasons] == ["same_name"]
-        # A sibling treasurer sees none of club A's invoices as candidates.
-        assert candidates(s, actors["treasurer_b"], niemi.id) == []  # type: ignore[arg-type]
+        # A sibling treasurer sees none of club A's invoices as candidates: the payment,
+        # resembling none of club B's, is not theirs to open.
+        with pytest.raises(NotFound):
+            candidates(s, actors["treasurer_b"], niemi.id)  # type: ignore[arg-type]
 
 
 def test_book_to_one_invoice_with_audit(queue, db_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -160,7 +165,60 @@ def test_refusals_write_nothing(queue, db_url: str) -> None:  # type: ignore[no-
     for who, error in attempts:
         with pytest.raises(error), session_scope(db_url) as s:
             book_payment(s, who, payment_id, world.invoices["12344"])  # type: ignore[arg-type]
-    with pytest.raises(PermissionDenied), session_scope(db_url) as s:
-        list_unmatched(s, actors["viewer_a"])
     assert money_snapshot(db_url) == before
     assert SAMPLE_INVOICES  # the world holds the sample invoices
+
+
+def test_queue_is_scoped_to_the_actors_invoices(queue, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Staff see a queued payment only when it resembles one of their invoices, and the
+    dashboard's waiting count agrees with the list."""
+    world, actors = queue
+    make_invoice(db_url, world.tree.club_b, world.people["salo"], make_national("7001"), 9100)
+    with session_scope(db_url) as s:
+        import_bank_file(s, None, camt054([
+            {"archive": "B-NAME", "cents": 777, "name": "Salo Sari"},
+            {"archive": "NOBODY", "cents": 313, "name": "Tuntematon Maksaja"},
+        ], msg_id="SCOPE"), "scope.xml", today=TODAY)
+    club_a = {"261126593497A005", "20261126593497A00003", "20261126593497K00004"}
+    expected = {"operator": club_a | {"B-NAME", "NOBODY"}, "treasurer_a": club_a,
+                "viewer_a": club_a, "treasurer_b": {"B-NAME"}}
+    with session_scope(db_url) as s:
+        for who, ids in expected.items():
+            rows = list_unmatched(s, actors[who])
+            assert {r.source_id for r in rows} == ids, who
+            assert waiting_summary(s, actors[who], None) == (
+                len(rows), sum(r.amount_cents for r in rows)), who
+        assert waiting_summary(s, actors["treasurer_a"], world.tree.club_a) == (
+            3, 2000 + 1500 - 5000)
+        assert waiting_summary(s, actors["operator"], world.tree.club_b) == (1, 777)
+        assert waiting_summary(s, actors["operator"], world.tree.district) == (4, -1500 + 777)
+        with pytest.raises(PermissionDenied):
+            waiting_summary(s, actors["treasurer_b"], world.tree.club_a)
+        # Candidates: only the actor's subtree, and a viewer may look but not book.
+        b_payment = payment_by_source(s, "B-NAME").id
+        found = candidates(s, actors["treasurer_b"], b_payment)  # type: ignore[arg-type]
+        assert found and {(c.organization, c.bookable) for c in found} == {("Seura B ry", True)}
+        niemi = payment_by_source(s, "261126593497A005").id
+        assert {c.bookable for c in candidates(s, actors["viewer_a"], niemi)} == {False}  # type: ignore[arg-type]
+        for who, payment_id in (("treasurer_a", b_payment), ("treasurer_b", niemi),
+                                ("treasurer_a", payment_by_source(s, "NOBODY").id)):
+            with pytest.raises(NotFound):
+                candidates(s, actors[who], payment_id)  # type: ignore[arg-type]
+
+
+def test_a_sibling_cannot_book_a_payment_it_cannot_see(queue, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Club B's treasurer books club A's queued payment to a club B invoice: refused,
+    though the invoice is theirs, because the payment resembles nothing of club B."""
+    world, actors = queue
+    own, own2 = (make_invoice(db_url, world.tree.club_b, world.people["salo"],
+                              make_national(base), 2100) for base in ("7002", "7003"))
+    before = money_snapshot(db_url)
+    with session_scope(db_url) as s:
+        niemi = payment_by_source(s, "261126593497A005").id
+        assert niemi not in {r.payment_id for r in list_unmatched(s, actors["treasurer_b"])}
+    for call in (lambda s: book_payment(s, actors["treasurer_b"], niemi, own),
+                 lambda s: split_payment(s, actors["treasurer_b"], niemi,
+                                         [(own, 1000), (own2, 1000)])):
+        with pytest.raises(NotFound), session_scope(db_url) as s:
+            call(s)
+    assert money_snapshot(db_url) == before

@@ -13,13 +13,13 @@ import pytest
 from reflex.istate.data import ReflexURL, RouterData
 
 import membook_app.membook_app  # noqa: F401
+from membook_app.banking.references import make_national
 from membook_app.db import session_scope
 from membook_app.errors import NotFound, PermissionDenied
 from membook_app.payments.views import person_balance
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.portal.me import PortalState
 from models import Person
-from membook_app.banking.references import make_national
 from tests.db.test_bank_import_support import actor, make_invoice
 from tests.db.test_person_balance import REFS, two_clubs  # noqa: F401 — the fixture
 from tests.factories import make_member_login, make_staff

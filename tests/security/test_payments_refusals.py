@@ -83,7 +83,7 @@ async def test_refund_is_operator_only(world: dict[str, Any], who: str) -> None:
     assert money_snapshot(world["url"]) == before
 
 
-@pytest.mark.parametrize("who", ["nobody", "forged", "member", "viewer"])
+@pytest.mark.parametrize("who", ["nobody", "forged", "member"])
 async def test_queue_not_shown(world: dict[str, Any], who: str) -> None:
     state = state_for(UnmatchedState, world[who])
     result = await call_handler(state, "load")
@@ -92,6 +92,26 @@ async def test_queue_not_shown(world: dict[str, Any], who: str) -> None:
     result = await call_handler(state, "select", world["payment"])
     assert is_refusal(result), result
     assert state.candidate_rows == []
+
+
+async def test_sibling_treasurer_neither_lists_nor_opens_the_payment(
+        world: dict[str, Any]) -> None:
+    """Club A's queued payment (its typo reference, amount and name point at club A)
+    is not in club B's queue, and opening it by id is refused like a missing one."""
+    state = state_for(UnmatchedState, world["sibling_treasurer"])
+    assert not is_refusal(await call_handler(state, "load"))
+    assert world["payment"] not in [q.id for q in state.queue]
+    assert is_refusal(await call_handler(state, "select", world["payment"]))
+    assert state.candidate_rows == [] and state.selected_id == 0
+
+
+async def test_viewer_sees_the_queue_but_may_not_book(world: dict[str, Any]) -> None:
+    state = state_for(UnmatchedState, world["viewer"])
+    await call_handler(state, "load")
+    assert [q.id for q in state.queue] == [world["payment"]]
+    await call_handler(state, "select", world["payment"])
+    assert state.candidate_rows[0].invoice_id == world["invoice"]
+    assert not state.can_book and not any(c.bookable for c in state.candidate_rows)
 
 
 @pytest.mark.parametrize("who", [*ATTACKERS, "treasurer_a"])

@@ -11,7 +11,13 @@ import reflex as rx
 from membook_app.db import session_scope
 from membook_app.errors import ValidationError
 from membook_app.formatting import fi_date, money
-from membook_app.payments.labels import PAYMENT_SOURCES, PAYMENT_STATUSES
+from membook_app.payments.labels import (
+    INVOICE_STATUSES,
+    MATCH_RULES,
+    PAYMENT_SOURCES,
+    PAYMENT_STATUSES,
+    label,
+)
 from membook_app.payments.unmatched import (
     book_payment,
     candidates,
@@ -100,8 +106,9 @@ class PaymentsState(ListFiltersMixin, StaffState):
         self.total_sum = money(result.total_cents)
         self.rows = [PaymentView(r.id, fi_date(r.booking_date), money(r.amount_cents),
                                  SOURCES.get(r.source, r.source), r.source_id, r.reference or "",
-                                 r.payer_name or "", STATUSES.get(r.status, r.status),
-                                 r.match_rule or "", r.invoices, r.organizations)
+                                 r.payer_name or "", label(STATUSES, r.status),
+                                 label(MATCH_RULES, r.match_rule), r.invoices,
+                                 r.organizations)
                      for r in result.rows]
 
     @rx.event
@@ -219,6 +226,7 @@ class CandidateView:
     status: str
     reasons: str
     score: int
+    bookable: bool
 
 
 REASONS = {"no_reference": "ei viitettä / no reference",
@@ -234,6 +242,7 @@ class UnmatchedState(StaffState):
     split_amounts: dict[str, str] = {}
     note: str = ""
     done_text: str = ""
+    can_book: bool = False  # some candidate is the actor's to book to (viewers: never)
 
     def _load(self) -> None:
         with session_scope() as session:
@@ -244,6 +253,7 @@ class UnmatchedState(StaffState):
                       for r in rows]
         if self.selected_id not in {q.id for q in self.queue}:
             self.selected_id, self.candidate_rows, self.split_amounts = 0, [], {}
+            self.can_book = False
 
     @rx.event
     @guarded("staff")
@@ -260,8 +270,10 @@ class UnmatchedState(StaffState):
         self.candidate_rows = [
             CandidateView(c.invoice_id, c.reference, c.organization, c.payer_name,
                           money(c.total_cents), money(c.open_cents), fi_date(c.due_date),
-                          c.status, "; ".join(f"{r.fi} / {r.en}" for r in c.reasons), c.score)
+                          label(INVOICE_STATUSES, c.status),
+                          "; ".join(f"{r.fi} / {r.en}" for r in c.reasons), c.score, c.bookable)
             for c in found]
+        self.can_book = any(c.bookable for c in found)
 
     @rx.event
     @guarded("staff")
@@ -280,7 +292,7 @@ class UnmatchedState(StaffState):
         with session_scope() as session:
             result = book_payment(session, current_actor(), int(payment_id), int(invoice_id),
                                   note=self.note)
-        self.done_text = f"Kirjattu / booked: {result.status}"
+        self.done_text = f"Kirjattu / booked — {label(STATUSES, result.status)}"
         self.note = ""
         self._load()
 
@@ -323,12 +335,12 @@ def _candidate_row(row: CandidateView) -> rx.Component:
         rx.table.cell(row.reference), rx.table.cell(row.payer), rx.table.cell(row.organization),
         rx.table.cell(row.total), rx.table.cell(row.open), rx.table.cell(row.due),
         rx.table.cell(row.status), rx.table.cell(rx.text(row.reasons, size="1")),
-        rx.table.cell(rx.button(t("Kirjaa tälle", "Book here"), size="1",
-                                on_click=UnmatchedState.book(UnmatchedState.selected_id,
-                                                             row.invoice_id))),
-        rx.table.cell(rx.input(placeholder="0,00", width="6em",
-                               on_change=lambda v: UnmatchedState.set_split_amount(
-                                   row.invoice_id, v))),
+        rx.table.cell(rx.cond(row.bookable, rx.button(
+            t("Kirjaa tälle", "Book here"), size="1",
+            on_click=UnmatchedState.book(UnmatchedState.selected_id, row.invoice_id)))),
+        rx.table.cell(rx.cond(row.bookable, rx.input(
+            placeholder="0,00", width="6em",
+            on_change=lambda v: UnmatchedState.set_split_amount(row.invoice_id, v)))),
         key=row.invoice_id,
     )
 
@@ -357,12 +369,13 @@ def unmatched_view() -> rx.Component:
                 rx.table.body(rx.foreach(UnmatchedState.candidate_rows, _candidate_row)),
                 size="1", variant="surface", id="candidates-table",
             ), overflow_x="auto", width="100%"),
-            rx.input(placeholder=t("Muistiinpano (tallentuu lokiin)", "Note (kept in the log)"),
-                     value=UnmatchedState.note, on_change=UnmatchedState.set_note,
-                     width="100%"),
+            rx.cond(UnmatchedState.can_book | UnmatchedState.is_operator, rx.input(
+                placeholder=t("Muistiinpano (tallentuu lokiin)", "Note (kept in the log)"),
+                value=UnmatchedState.note, on_change=UnmatchedState.set_note, width="100%")),
             rx.hstack(
-                rx.button(t("Jaa laskuille", "Split over invoices"), variant="soft",
-                          on_click=UnmatchedState.split(UnmatchedState.selected_id)),
+                rx.cond(UnmatchedState.can_book, rx.button(
+                    t("Jaa laskuille", "Split over invoices"), variant="soft",
+                    on_click=UnmatchedState.split(UnmatchedState.selected_id))),
                 rx.cond(UnmatchedState.is_operator, rx.button(
                     t("Merkitse palautettavaksi", "Mark to be refunded"), color_scheme="red",
                     variant="soft", on_click=UnmatchedState.refund(UnmatchedState.selected_id))),

@@ -12,7 +12,7 @@ import reflex as rx
 from membook_app.db import session_scope
 from membook_app.errors import FormErrors, ValidationError
 from membook_app.formatting import fi_date, fi_datetime, money
-from membook_app.payments.labels import ALLOCATION_RULES, label
+from membook_app.payments.labels import ALLOCATION_RULES, INVOICE_STATUSES, label
 from membook_app.payments.views import person_balance
 from membook_app.register import custom_fields as cf
 from membook_app.register import validation as v
@@ -26,7 +26,6 @@ from membook_app.register.people import (
     open_person_record,
     update_person,
 )
-from membook_app.ui.admin.invoices import STATUS_LABELS as INVOICE_STATUSES
 from membook_app.ui.admin.register import STATUS_LABELS, TypeOption
 from membook_app.ui.admin.shell import StaffState, admin_page
 from membook_app.ui.components import field, page_title
@@ -163,7 +162,7 @@ class PersonState(StaffState):
         self.net, self.net_negative = money(balance.net_cents), balance.net_cents < 0
         self.open_invoices = [
             OpenInvoiceView(f"inv-{i.invoice_id}", i.reference, i.description, i.organization,
-                            fi_date(i.due_date), INVOICE_STATUSES.get(i.status, i.status),
+                            fi_date(i.due_date), label(INVOICE_STATUSES, i.status),
                             money(i.open_cents))
             for i in balance.open_invoices]
         self.credits = [
