@@ -174,6 +174,7 @@ class Dashboard:
     today: date
     period: str
     periods: tuple[str, ...]  # the periods with invoices in the subtree, newest first
+    billing: bool  # the reader may read billing here: the money figures are computed
     members_now: int
     months: tuple[MonthFigure, ...]
     shares: tuple[ShareFigure, ...]
@@ -476,6 +477,7 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date,
         today=today,
         period=period,
         periods=periods,
+        billing=billing,
         members_now=members_now,
         months=months,
         shares=shares.result() if shares else (),

@@ -65,6 +65,7 @@ async def test_own_club_is_shown(world: dict[str, Any]) -> None:
     assert not is_refusal(result), result
     assert state.loaded and state.members_now == "1" and state.organization == "Seura A ry"
     assert len(state.member_chart) == 12 and len(state.week_rows) == 12
+    assert state.billing and state.week_chart[-1]["week"].startswith("vk ")
 
 
 @pytest.mark.parametrize("who", ATTACKERS)

@@ -8,13 +8,14 @@ table in Finnish format; the dialog is client-side, so no handler serves it.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 import reflex as rx
 
 from membook_app.db import session_scope
 from membook_app.formatting import HELSINKI, fi_date, fi_datetime, money, number
-from membook_app.reports.dashboard import Dashboard, dashboard
+from membook_app.reports.dashboard import Dashboard, ShareFigure, dashboard
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
 from membook_app.ui.components import page_title
 from membook_app.ui.guard import current_actor, guarded
@@ -27,6 +28,11 @@ IMPORT_OUTCOMES = {"imported": "luettu / imported", "refused": "hylätty / refus
 CHART_HEIGHT = 260
 # Money axes and tooltips in Finnish form (1 234,50 €); chart data is in euros.
 EUROS_JS = "(value) => value.toLocaleString('fi-FI', {style: 'currency', currency: 'EUR'})"
+# Plain counts in Finnish form in tooltips (1 234).
+NUMBER_JS = "(value) => value.toLocaleString('fi-FI')"
+# The invoiced-against-paid chart: the largest shares by name, the rest as one bar.
+TOP_SHARES = 8
+LABEL_CHARS = 16
 # Axis ticks in whole euros: "22 000,00 €" did not fit the axis and lost its first digit.
 EURO_TICKS_JS = ("(value) => value.toLocaleString('fi-FI', "
                  "{style: 'currency', currency: 'EUR', maximumFractionDigits: 0})")
@@ -43,6 +49,32 @@ def _euros(cents: int) -> float:
     return cents / 100
 
 
+def _short(name: str) -> str:
+    """An organisation's name short enough for an axis label ("Helsingin Lat…")."""
+    name = name.removesuffix(" ry").strip()
+    return name if len(name) <= LABEL_CHARS else name[:LABEL_CHARS - 1].rstrip() + "…"
+
+
+def share_chart(shares: Sequence[ShareFigure]) -> list[dict[str, str | float]]:
+    """The chart's bars: the TOP_SHARES largest by invoiced, short names, and the rest
+    summed as "muut / others" (the figures table keeps every share by its full name)."""
+    top, rest = list(shares[:TOP_SHARES]), list(shares[TOP_SHARES:])
+    bars: list[dict[str, str | float]] = [
+        {"name": _short(s.organization_name), "invoiced": _euros(s.invoiced_cents),
+         "paid": _euros(s.paid_cents), "open": _euros(s.open_cents)} for s in top]
+    if rest:
+        bars.append({"name": f"muut / others ({len(rest)})",
+                     "invoiced": _euros(sum(s.invoiced_cents for s in rest)),
+                     "paid": _euros(sum(s.paid_cents for s in rest)),
+                     "open": _euros(sum(s.open_cents for s in rest))})
+    return bars
+
+
+def week_label(monday: date) -> str:
+    """A week as Finns name it: "vk 48" (ISO week number)."""
+    return f"vk {monday.isocalendar().week}"
+
+
 def _month_label(board: Dashboard, index: int) -> str:
     month = board.months[index].month
     return f"{month.month}/{month.year}"
@@ -55,6 +87,7 @@ class DashboardState(StaffState):
     organization: str = ""
     period: str = ""
     periods: list[str] = []
+    billing: bool = False
     chosen_period: str = ""  # the reader's choice; "" is the default period
     members_now: str = ""
     member_chart: list[dict[str, str | int]] = []
@@ -82,7 +115,7 @@ class DashboardState(StaffState):
 
     def _fill(self, board: Dashboard) -> None:
         self.organization, self.period = board.organization_name, board.period
-        self.periods = list(board.periods)
+        self.periods, self.billing = list(board.periods), board.billing
         self.members_now = number(board.members_now)
         self.member_chart = [
             {"month": _month_label(board, i), "joins": m.joins, "resignations": m.resignations,
@@ -90,9 +123,7 @@ class DashboardState(StaffState):
         self.member_rows = [FigureRow([_month_label(board, i), number(m.joins),
                                        number(m.resignations), number(m.members_at_end)])
                             for i, m in enumerate(board.months)]
-        self.share_chart = [{"name": s.organization_name, "invoiced": _euros(s.invoiced_cents),
-                             "paid": _euros(s.paid_cents), "open": _euros(s.open_cents)}
-                            for s in board.shares]
+        self.share_chart = share_chart(board.shares)
         self.share_rows = [FigureRow([s.organization_name, money(s.invoiced_cents),
                                       money(s.credited_cents), money(s.paid_cents),
                                       money(s.open_cents)]) for s in board.shares]
@@ -100,10 +131,11 @@ class DashboardState(StaffState):
                           for a in board.receivables]
         self.age_rows = [FigureRow([f"{a.label_fi} / {a.label_en}", number(a.invoice_count),
                                     money(a.open_cents)]) for a in board.receivables]
-        self.week_chart = [{"week": fi_date(w.week_start), "bank": _euros(w.bank_cents),
+        self.week_chart = [{"week": week_label(w.week_start), "bank": _euros(w.bank_cents),
                             "paytrail": _euros(w.paytrail_cents),
                             "manual": _euros(w.manual_cents)} for w in board.weeks]
-        self.week_rows = [FigureRow([fi_date(w.week_start), money(w.bank_cents),
+        self.week_rows = [FigureRow([f"{week_label(w.week_start)} ({fi_date(w.week_start)})",
+                                     money(w.bank_cents),
                                      money(w.paytrail_cents), money(w.manual_cents),
                                      money(w.total_cents)]) for w in board.weeks]
         self.show_unmatched = board.unmatched is not None
@@ -220,7 +252,8 @@ def _members_chart() -> rx.Component:
                                      fill=rx.color("tomato", 8), y_axis_id="changes"),
                      rx.recharts.line(data_key="members", name=t("Jäseniä", "Members"),
                                       stroke=rx.color("accent", 9), y_axis_id="members"),
-                     rx.recharts.legend(), rx.recharts.graphing_tooltip(),
+                     rx.recharts.legend(),
+                     rx.recharts.graphing_tooltip(custom_attrs={"formatter": rx.Var(NUMBER_JS)}),
                      data=DashboardState.member_chart),
                  _figures("members", [t("Kuukausi", "Month"), t("Liittyneet", "Joined"),
                                       t("Eronneet", "Left"),
@@ -241,7 +274,9 @@ def _shares_chart() -> rx.Component:
     return _card("shares", t("Laskutettu ja maksettu, kausi", "Invoiced and paid, period"),
                  rx.recharts.bar_chart(
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                     rx.recharts.x_axis(data_key="name"),
+                     rx.recharts.x_axis(data_key="name", interval=0, angle=-30,
+                                        text_anchor="end", height=70,
+                                        custom_attrs={"fontSize": 11}),
                      _euro_axis(),
                      rx.recharts.bar(data_key="invoiced", name=t("Laskutettu €", "Invoiced €"),
                                      fill=rx.color("accent", 7)),
@@ -287,7 +322,7 @@ def _weeks_chart() -> rx.Component:
                                      fill=rx.color("amber", 8)),
                      rx.recharts.legend(), _euro_tooltip(),
                      data=DashboardState.week_chart),
-                 _figures("weeks", [t("Viikko alkaen", "Week from"), t("Viitemaksut",
+                 _figures("weeks", [t("Viikko", "Week"), t("Viitemaksut",
                                                                        "Reference payments"),
                                     "Paytrail", t("Käsin kohdistetut", "Booked by hand"),
                                     t("Yhteensä", "Total")], DashboardState.week_rows))
@@ -344,7 +379,11 @@ def dashboard_view() -> rx.Component:
             DashboardState.organization, color_scheme="gray"), align="baseline", wrap="wrap"),
         rx.cond(DashboardState.loaded, rx.vstack(
             _stats(),
-            rx.grid(_members_chart(), _shares_chart(), _ages_chart(), _weeks_chart(),
+            # Without billing rights the money charts would be empty: the members only.
+            rx.grid(_members_chart(),
+                    rx.cond(DashboardState.billing, _shares_chart()),
+                    rx.cond(DashboardState.billing, _ages_chart()),
+                    rx.cond(DashboardState.billing, _weeks_chart()),
                     columns=rx.breakpoints(initial="1", md="2"), gap="0.75em", width="100%"),
             width="100%", spacing="3"),
             rx.spinner(id="dashboard-loading")),
