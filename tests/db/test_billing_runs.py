@@ -251,3 +251,76 @@ def test_big_run_as_a_worker_job(world: World) -> None:
     assert status.result == {"run_id": run_id, "created": 5, "total_cents": 22100}
     assert run_job(job_id) is None  # a finished job never runs twice
     assert _counts(world.url) == (5, 13, 1)
+
+
+def test_preview_lists_fee_zero_members(world: World) -> None:
+    """An honorary member whose club charges 0 € and whose category nobody above charges:
+    no invoice, listed under "fee 0"."""
+    from membook_app.billing.fees import create_membership_type, set_fee
+    from tests.factories import make_member
+
+    t = world.tree
+    with session_scope(world.url) as s:
+        honorary = create_membership_type(s, None, organization_id=t.club_a,
+                                          name="Kunniajäsen", category="kunnia").id
+        set_fee(s, None, organization_id=t.club_a, period=P, amount_cents=0,
+                membership_type_id=honorary)
+    make_member(world.url, t.club_a, honorary, "Kunnia", "Kaarina", "kaarina@example.fi")
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    with session_scope(world.url) as s:
+        pv = preview_run(s, treasurer, t.club_a, False, P, ISSUE, DUE)
+    reasons = {g.reason: (g.count, sorted(g.sample)) for g in pv.skipped}
+    assert reasons["fee_zero"] == (1, ["Kunnia Kaarina"])
+    assert pv.invoice_count == 4  # full, youth, the household, the dependant
+
+
+_FAIL_SQLITE = """
+CREATE TRIGGER test_fail_third_invoice BEFORE INSERT ON invoice
+WHEN (SELECT count(*) FROM invoice) >= 2
+BEGIN SELECT RAISE(ABORT, 'test: the third invoice fails'); END"""
+_FAIL_POSTGRESQL = ("""
+CREATE FUNCTION test_fail_third_invoice() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF (SELECT count(*) FROM invoice) >= 2 THEN
+        RAISE EXCEPTION 'test: the third invoice fails';
+    END IF;
+    RETURN NEW;
+END $$""", """
+CREATE TRIGGER test_fail_third_invoice BEFORE INSERT ON invoice
+FOR EACH ROW EXECUTE FUNCTION test_fail_third_invoice()""")
+
+
+def test_failure_in_the_middle_of_a_commit_writes_nothing(world: World) -> None:
+    """A real database error on the third invoice row (a trigger in the test database):
+    the run, its prices, the first two invoices and the audit event all roll back, and
+    the run commits completely once the fault is gone."""
+    t = world.tree
+    treasurer = actor_for(world.url, "rh@example.fi", t.district, "treasurer")
+    engine = sa.create_engine(world.url)
+    postgresql = engine.dialect.name == "postgresql"
+    with engine.begin() as connection:
+        for statement in _FAIL_POSTGRESQL if postgresql else (_FAIL_SQLITE,):
+            connection.exec_driver_sql(statement)
+    audit_before = _audit_count(world.url)
+    with pytest.raises(Exception, match="the third invoice fails"):  # noqa: PT011 - the driver's own type
+        with session_scope(world.url) as s:
+            commit_run(s, treasurer, t.district, True, P, ISSUE, DUE)
+    assert _counts(world.url) == (0, 0, 0)
+    with session_scope(world.url) as s:
+        assert s.execute(select(func.count()).select_from(RunPrice)).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(RunPriceLine)).scalar_one() == 0
+    assert _audit_count(world.url) == audit_before
+
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER test_fail_third_invoice"
+                                   + (" ON invoice" if postgresql else ""))
+    engine.dispose()
+    with session_scope(world.url) as s:
+        assert commit_run(s, treasurer, t.district, True, P, ISSUE, DUE).created == 5
+    assert _counts(world.url) == (5, 13, 1)
+
+
+def _audit_count(url: str) -> int:
+    with session_scope(url) as s:
+        return s.exec(select(func.count()).select_from(AuditEvent)
+                      .where(AuditEvent.action == "invoice_run.committed")).one()
