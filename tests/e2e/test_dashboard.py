@@ -17,10 +17,12 @@ def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
     sign_in(page, base, "rahastonhoitaja@membook.example")
     expect(page).to_have_url(f"{base}/admin", timeout=60_000)
 
-    # The demo's 2027 invoice run is on the invoiced-against-paid chart.
+    # The demo's 2027 invoice run is on the invoiced-against-paid chart: its only period,
+    # so the default (no 2026 invoices) and no choice to make.
     expect(page.locator("#members-now")).not_to_be_empty(timeout=30_000)
     shares = page.locator("#shares-card")
-    expect(shares).to_contain_text("2027")
+    expect(shares.locator("#period-only")).to_have_text("2027")
+    expect(page.locator("#latest-import")).to_be_visible()
     expect(shares.locator("svg.recharts-surface[role=application]")).to_be_visible()
     expect(shares.locator(".recharts-bar-rectangle").first).to_be_attached()
     money_tick = shares.locator(".recharts-cartesian-axis-tick-value", has_text="€").first
@@ -35,8 +37,12 @@ def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
     page.locator("#shares-close").click()
     expect(table).to_have_count(0)
 
+    weeks = page.locator("#weeks-card")
+    expect(weeks.locator(".recharts-cartesian-axis-tick-value", has_text="vk ").first
+           ).to_be_attached()
     page.locator("#weeks-figures").click()
     expect(page.locator("#weeks-table tbody tr")).to_have_count(12)
+    expect(page.locator("#weeks-table tbody tr").first).to_contain_text("vk ")
     page.locator("#weeks-close").click()
 
     # The register moved to /admin/members; the sidebar leads there.

@@ -49,3 +49,19 @@ def test_treasurer_opens_receivables_and_downloads_xlsx(server: dict[str, str],
     page.goto(f"{base}/admin/reports?r=invoicing")
     expect(page.locator("#report-table-period")).to_contain_text("2027", timeout=30_000)
     shot(page, "report-invoicing")
+
+    # A half-typed date is no filter: its error shows beside the field when the field is
+    # left, and the report stands; a whole date applies on Enter.
+    start = page.locator("#report-date_from")
+    expect(start).to_have_attribute("placeholder", "alkaen p.k.vvvv")
+    start.fill("1.1.2")
+    expect(page.locator("#report-date_from-error")).to_have_count(0)  # not while typing
+    start.press("Tab")
+    expect(page.locator("#report-date_from-error")).to_contain_text("p.k.vvvv")
+    expect(page.locator("#report-table-period")).to_contain_text("2027")
+    shot(page, "report-date-error")
+    start.fill("1.1.2030")
+    start.press("Enter")
+    expect(page.locator("#report-date_from-error")).to_have_count(0)
+    expect(page.locator("#report-table-period")).not_to_contain_text("2027")
+    shot(page, "report-date-filter")

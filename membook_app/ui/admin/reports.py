@@ -234,7 +234,8 @@ def _date_input(name: str, value: rx.Var, error: rx.Var, placeholder: rx.Var) ->
                  id=f"report-{name}", on_blur=lambda v: ReportsState.set_filter(name, v)),
         rx.cond(error != "", rx.text(error, size="1", color_scheme="red",
                                      id=f"report-{name}-error")),
-        align="center"), on_submit=ReportsState.submit_dates, reset_on_submit=False)
+        align="center"), on_submit=ReportsState.submit_dates, reset_on_submit=False,
+        width="auto")
 
 
 def _filters() -> rx.Component:
