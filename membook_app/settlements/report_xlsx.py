@@ -67,7 +67,7 @@ def summary_items(s: SettlementRow) -> list[tuple[str, str, str, Any]]:
         ("Saajan tili", "Payee account", "text", s.iban or ""),
         ("Maksuja", "Payments", "int", s.payment_count),
         ("Jäsenmaksuosuudet", "Member payment shares", "money", s.gross_cents),
-        ("Oikaisut ja palautukset", "Reversals and refunds", "money", s.reversal_cents),
+        ("Oikaisut", "Reversals", "money", s.reversal_cents),
         ("Palvelumaksut", "Transaction fees", "money", s.fee_cents),
         ("Edelliseltä kerralta siirtynyt", "Carried in", "money", s.carried_in_cents),
         ("Netto", "Net", "money", s.net_cents),

@@ -514,6 +514,38 @@ def _today() -> date:
     return datetime.now(HELSINKI).date()
 
 
+ESCROW_EXAMPLE_WARNING = (
+    "Asiakasvaratilin IBAN (ESCROW_IBAN) on asennuksen esimerkkitili: maksutiedosto "
+    "veloittaisi kuvitteellista tiliä. Aseta oikea tili ennen kuin viet tiedoston pankkiin.",
+    "The escrow IBAN (ESCROW_IBAN) is the installation's example account: the payout file "
+    "would debit a fictitious account. Set the real account before taking the file to the "
+    "bank.")
+
+
+def escrow_iban_is_example() -> bool:
+    """True while ESCROW_IBAN is still the settings model's built-in example value."""
+    from membook_app.settings import Settings
+
+    def compact(value: object) -> str:
+        return str(value or "").replace(" ", "").upper()
+
+    return compact(get_settings().escrow_iban) == compact(
+        Settings.model_fields["escrow_iban"].default)
+
+
+def _pain001_message(exc: Pain001Error, names: dict[str, str]) -> ValidationError:
+    """The payout file's refusal, Finnish first: whose account data and which part is
+    wrong (`names`: settlement reference → organisation), the technical reason in English."""
+    raw = str(exc)
+    whose = "asiakasvaratilin" if "debtor" in raw else next(
+        (f"yhdistyksen {name}" for ref, name in names.items() if ref in raw), "tilisiirron")
+    what = ("tilinumero (IBAN) ei kelpaa" if "IBAN" in raw else
+            "BIC-tunnus ei kelpaa" if "BIC" in raw else
+            "nimi puuttuu" if "name is empty" in raw else "tiedot eivät kelpaa")
+    return ValidationError(f"Maksutiedostoa ei voi tehdä: {whose} {what}",
+                           f"The payout file cannot be made: {raw}")
+
+
 def approve_run(session: Session, actor: Actor | None, run_id: int, *,
                 execution_date: date | None = None, version: str | None = None) -> bytes:
     """Approve a draft run and return its pain.001 payout file (stored on the run).
@@ -557,8 +589,7 @@ def approve_run(session: Session, actor: Actor | None, run_id: int, *,
                  for s, o in paid],
                 version=chosen, message_id=message_id)
         except Pain001Error as exc:  # e.g. a mistyped BIC: the bank would reject the file
-            raise ValidationError(f"Maksutiedostoa ei voi tehdä: {exc}",
-                                  f"The payout file cannot be made: {exc}") from exc
+            raise _pain001_message(exc, {s.reference: o.name for s, o in paid}) from exc
     for settlement, _ in rows:
         if settlement.status == "draft":
             settlement.status = "approved"

@@ -320,8 +320,13 @@ def test_a_bad_bic_refuses_approval_with_a_message(db_url: str) -> None:
         club.bic = "XXXXFIHX1"
         s.add(club)
     run_id = _create(db_url)
-    with pytest.raises(ValidationError, match="BIC"):
+    with pytest.raises(ValidationError, match="BIC") as refused:
         _approve(db_url, run_id)
+    # Finnish first, naming the organisation; the bank library's reason in English after.
+    assert refused.value.fi == "Maksutiedostoa ei voi tehdä: yhdistyksen Seura ry BIC-tunnus " \
+        "ei kelpaa"
+    assert str(refused.value).startswith("Maksutiedostoa ei voi tehdä")
+    assert "XXXXFIHX1" in refused.value.en
 
 
 _KILLED_RUN = """

@@ -52,6 +52,8 @@ def test_operator_approves_a_run_and_downloads_the_payout_file(
     expect(page).to_have_url(f"{base}/admin", timeout=60_000)
     page.get_by_role("link", name="Tilitysajot").click()
     expect(page).to_have_url(f"{base}/admin/settlement-runs", timeout=30_000)
+    # The e2e installation runs on the built-in example escrow account: warned.
+    expect(page.locator("#settlement-escrow-example")).to_contain_text("ESCROW_IBAN")
 
     page.locator("#settlement-preview").click()
     expect(page.locator("#settlement-preview-table")).to_contain_text("Oulun Liikkujat ry")
@@ -63,7 +65,12 @@ def test_operator_approves_a_run_and_downloads_the_payout_file(
     review = page.locator("#settlement-review-table")
     expect(review).to_contain_text("Oulun Liikkujat ry")
     expect(review).to_contain_text(paid_invoice["iban"])
-    page.locator("#settlement-approve").click()
+    expect(review).to_contain_text("Oikaisut")
+    page.locator("#settlement-approve").click()  # asks first; nothing happens yet
+    expect(page.get_by_role("alertdialog")).to_contain_text("Hyväksytäänkö tilitysajo?")
+    expect(page.locator("#settlement-message")).to_have_count(1)
+    expect(page.locator("#settlement-message")).not_to_contain_text("hyväksytty")
+    page.locator("#settlement-approve-confirm").click()
     expect(page.locator("#settlement-message")).to_contain_text("hyväksytty")
     shot(page, "settlement-run-approved")
 

@@ -65,12 +65,14 @@ async def test_handlers_are_operator_only(world: dict[str, Any], who: str) -> No
         assert is_refusal(result), (handler, result)
         assert _snapshot(world["url"]) == before
         assert state.review_rows == [] and state.preview_rows == [] and state.runs == []
+        assert state.escrow_example is False
 
 
 async def test_operator_reviews_and_approves(world: dict[str, Any]) -> None:
     state = state_for(SettlementRunsState, world["operator"])
     await call_handler(state, "load")
     assert state.review_id == world["draft"] and len(state.review_rows) == 3
+    assert state.escrow_example is True  # the tests run with the built-in example IBAN
     await call_handler(state, "preview")
     assert len(state.preview_rows) == 3
     await call_handler(state, "approve", world["draft"])

@@ -16,9 +16,11 @@ import reflex as rx
 from membook_app.db import session_scope
 from membook_app.formatting import fi_date, fi_datetime, money, number
 from membook_app.settlements.runs import (
+    ESCROW_EXAMPLE_WARNING,
     approve_run,
     create_run,
     discard_run,
+    escrow_iban_is_example,
     list_runs,
     pending_count,
     preview_settlement,
@@ -88,6 +90,7 @@ class SettlementRunsState(StaffState):
     preview_text: str = ""
     preview_rows: list[ShareRow] = []
     message: str = ""
+    escrow_example: bool = False  # ESCROW_IBAN is still the built-in example account
 
     def _load(self) -> None:
         with session_scope() as session:
@@ -116,6 +119,7 @@ class SettlementRunsState(StaffState):
     def load(self) -> None:
         """The runs; a draft waiting for approval opens for review."""
         self.message, self.preview_rows, self.preview_text = "", [], ""
+        self.escrow_example = escrow_iban_is_example()
         self._load()
         draft = next((r for r in self.runs if r.is_draft), None)
         if draft is not None:
@@ -185,7 +189,7 @@ class SettlementRunsState(StaffState):
 
 _SHARE_HEADERS = (("Yhdistys", "Organisation"), ("Viite", "Reference"), ("IBAN", "IBAN"),
                   ("Tila", "Status"), ("Maksuja", "Payments"), ("Brutto", "Gross"),
-                  ("Palautukset", "Reversals"), ("Palkkiot", "Fees"),
+                  ("Oikaisut", "Reversals"), ("Palkkiot", "Fees"),
                   ("Siirtynyt", "Carried in"), ("Netto", "Net"), ("Maksetaan", "Payout"))
 
 
@@ -223,6 +227,32 @@ def _run_row(r: RunRow) -> rx.Component:
         key=r.id)
 
 
+def _approve_button() -> rx.Component:
+    """Approval writes the bank file that moves the money: asked once more."""
+    s = SettlementRunsState
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button(
+            t("Hyväksy ja tee maksutiedosto", "Approve and write the payout file"),
+            color_scheme="green", id="settlement-approve")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(t("Hyväksytäänkö tilitysajo?", "Approve the settlement run?")),
+            rx.alert_dialog.description(t(
+                "Hyväksyntä kirjoittaa maksutiedoston, jolla yhdistyksille maksetaan. "
+                "Hyväksyttyä ajoa ei voi enää hylätä.",
+                "Approval writes the payout file that pays the organisations. An approved "
+                "run can no longer be discarded.")),
+            rx.cond(s.escrow_example, rx.callout(
+                t(*ESCROW_EXAMPLE_WARNING), color_scheme="red", icon="triangle_alert")),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button(t("Peru", "Cancel"), variant="soft")),
+                rx.alert_dialog.action(rx.button(
+                    t("Hyväksy", "Approve"), color_scheme="green",
+                    on_click=s.approve(s.review_id), id="settlement-approve-confirm")),
+                justify="end", spacing="3", margin_top="1em"),
+        ),
+    )
+
+
 @admin_page("/admin/settlement-runs", "tilitysajot / settlement runs",
             on_load=[SettlementRunsState.load])
 def settlement_runs_view() -> rx.Component:
@@ -243,6 +273,9 @@ def settlement_runs_view() -> rx.Component:
             rx.button(t("Luo tilitysajo nyt", "Create run now"), on_click=s.create_now,
                       id="settlement-create"),
             spacing="3"),
+        rx.cond(s.escrow_example, rx.callout(
+            t(*ESCROW_EXAMPLE_WARNING), color_scheme="red", icon="triangle_alert",
+            id="settlement-escrow-example")),
         rx.cond(s.message != "", rx.callout(s.message, id="settlement-message")),
         rx.cond(s.preview_text != "", rx.vstack(
             rx.heading(t("Esikatselu", "Preview"), size="4"),
@@ -252,9 +285,7 @@ def settlement_runs_view() -> rx.Component:
             rx.heading(t("Tilitysajo", "Settlement run"), " ", s.review_title, size="4"),
             _shares_table(s.review_rows, "settlement-review-table"),
             rx.cond(s.review_is_draft, rx.hstack(
-                rx.button(t("Hyväksy ja tee maksutiedosto", "Approve and write the payout file"),
-                          color_scheme="green", on_click=s.approve(s.review_id),
-                          id="settlement-approve"),
+                _approve_button(),
                 rx.button(t("Hylkää luonnos", "Discard the draft"), color_scheme="red",
                           variant="soft", on_click=s.discard(s.review_id),
                           id="settlement-discard"),
