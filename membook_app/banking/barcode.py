@@ -55,6 +55,29 @@ def _amount_field(amount_cents: int | None) -> str:
     return "0" * 8 if amount_cents > MAX_AMOUNT_CENTS else f"{amount_cents:08d}"
 
 
+def check_amount(amount_cents: int) -> None:
+    """Refuse an amount the barcode cannot hold, for callers that must not let
+    `make_barcode` write the zero field instead (the command line: the treasurer asked
+    for that amount)."""
+    if amount_cents > MAX_AMOUNT_CENTS:
+        raise ValueError(
+            "summa on yli 999 999,99 €, jota pankkiviivakoodi ei voi sisältää / the amount is "
+            "over 999 999.99 €, which a bank barcode cannot hold")
+
+
+def _due_field(due: date | None) -> str:
+    """YYMMDD, or zeros for none. Two year digits mean 2000–2099 (`_parse_yymmdd`), so
+    another year would be read back as a different date: refused."""
+    if due is None:
+        return _NO_DUE_DATE
+    if not 2000 <= due.year <= 2099:
+        raise ValueError(
+            f"eräpäivän pitää olla vuosina 2000–2099, pankkiviivakoodissa on vuodesta kaksi "
+            f"numeroa / the due date must be in 2000–2099, a bank barcode holds two digits of "
+            f"the year (got {due.isoformat()})")
+    return due.strftime("%y%m%d")
+
+
 def _reference_field(reference: str) -> tuple[str, str]:
     """Version digit and the 23-digit reference field (positions 26–48)."""
     ref = validate_reference(reference)
@@ -73,13 +96,13 @@ def make_barcode(iban: str, amount_cents: int | None, reference: str, due: date 
     """Build the 54-digit virtual barcode (version 4 for national, 5 for RF references).
 
     ``amount_cents`` None or above 999 999.99 € and ``due`` None give zero fields, which
-    tells the payer's bank to ask for the value. Raises ``ValueError`` (``InvalidReference``
-    for references) so that no barcode pointing to a wrong account or invoice is printed.
+    tells the payer's bank to ask for the value; a due date outside 2000–2099 cannot be
+    written. Raises ``ValueError`` (``InvalidReference`` for references) so that no barcode
+    pointing to a wrong account, invoice or date is printed.
     """
     account = _finnish_account_digits(iban)
     version, ref_field = _reference_field(reference)
-    due_field = due.strftime("%y%m%d") if due else _NO_DUE_DATE
-    return version + account + _amount_field(amount_cents) + ref_field + due_field
+    return version + account + _amount_field(amount_cents) + ref_field + _due_field(due)
 
 
 def decode_barcode(s: str) -> dict[str, Any]:

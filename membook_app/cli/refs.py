@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from membook_app.banking.barcode import make_barcode
+from membook_app.banking.barcode import check_amount, make_barcode
 from membook_app.banking.references import (
     make_national,
     national_to_rf,
@@ -91,6 +91,7 @@ def barcode(iban: str, amount: str, reference: str, due: str | None) -> None:
     """Print the 54-digit virtual bank barcode (version 4 national, 5 RF)."""
     try:
         cents = parse_euros(amount)
+        check_amount(cents)
         due_date = _parse_due(due)
         click.echo(make_barcode(iban, cents, reference, due_date))
     except ValueError as exc:

@@ -57,6 +57,14 @@ def test_amount_over_maximum_gives_zero_amount_field() -> None:
     assert make_barcode(IBAN, 99_999_999, "47115", None)[17:25] == "99999999"
 
 
+@pytest.mark.parametrize("due", [date(1999, 12, 31), date(2100, 1, 1)])
+def test_due_date_outside_the_two_digit_century_is_refused(due: date) -> None:
+    """"991231" would read back as 2099-12-31 and "000101" as 2000-01-01."""
+    with pytest.raises(ValueError, match="2000–2099"):
+        make_barcode(IBAN, 100, "47115", due)
+    assert make_barcode(IBAN, 100, "47115", date(2099, 12, 31))[-6:] == "991231"
+
+
 @pytest.mark.parametrize("amount", [-1, 12.5, True, "100"])
 def test_amount_must_be_non_negative_int_cents(amount: object) -> None:
     with pytest.raises(ValueError, match="integer of cents"):

@@ -109,6 +109,11 @@ def test_barcode(args: list[str], digits: str) -> None:
         (["--amount", "1", "--ref", "RF73SETTLE2026W48"], "digits only"),
         (["--amount", "1", "--ref", "11112", "--due", "31.12.2026"], "use YYYY-MM-DD"),
         (["--amount", "1", "--ref", "11112", "--due", "2026-02-30"], "invalid due date"),
+        (["--amount", "1000000", "--ref", "11112"], "over 999 999.99 €"),
+        (["--amount", "1000000,00", "--ref", "11112"], "summa on yli 999 999,99 €"),
+        (["--amount", "1", "--ref", "11112", "--due", "2100-01-01"], "must be in 2000–2099"),
+        (["--amount", "1", "--ref", "11112", "--due", "1999-12-31"],
+         "eräpäivän pitää olla vuosina 2000–2099"),
     ],
 )
 def test_barcode_bad_input(args: list[str], reason: str) -> None:
