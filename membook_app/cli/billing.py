@@ -11,11 +11,11 @@ from datetime import date
 import click
 
 from membook_app.billing.fees import CATEGORIES, fee_preview, set_fee
-from membook_app.billing.runs import REASONS, RunPreview, commit_run, preview_run
+from membook_app.billing.runs import REASONS, RunPreview, SkipGroup, commit_run, preview_run
 from membook_app.cli.refs import parse_euros
 from membook_app.db import session_scope
 from membook_app.errors import ValidationError
-from membook_app.formatting import money, number
+from membook_app.formatting import fi_date, money, number
 from membook_app.register.organizations import find_organization
 from models import MembershipType
 
@@ -29,22 +29,33 @@ def _date(text: str | None, name: str) -> date | None:
         raise click.BadParameter(f"use YYYY-MM-DD, not {text!r}", param_hint=name) from None
 
 
+def _print_names(group: SkipGroup) -> None:
+    """The group's names (the preview keeps the first 20), then how many more there are."""
+    for name in group.sample:
+        click.echo(f"    {name}")
+    if group.count > len(group.sample):
+        more = number(group.count - len(group.sample))
+        click.echo(f"    … ja {more} muuta / … and {more} more")
+
+
 def print_preview(pv: RunPreview) -> None:
-    """The preview as a treasurer reads it: counts, shares, skipped by reason."""
+    """The preview as a treasurer reads it: counts, shares, who is skipped and why."""
     click.echo(f"Laskuja / invoices: {number(pv.invoice_count)}  "
                f"rivejä / lines: {number(pv.line_count)}  "
                f"yhteensä / total: {money(pv.total_cents)}")
-    click.echo(f"Kausi / period: {pv.period}  päiväys / issued: {pv.issue_date.isoformat()}  "
-               f"eräpäivä / due: {pv.due_date.isoformat()}")
+    click.echo(f"Kausi / period: {pv.period}  päiväys / issued: {fi_date(pv.issue_date)}  "
+               f"eräpäivä / due: {fi_date(pv.due_date)}")
     for share in pv.shares:
         click.echo(f"  {share.organization:<40} {money(share.amount_cents):>16} "
                    f"({number(share.line_count)})")
     for group in pv.skipped:
         click.echo(f"Ohitettu / skipped – {group.label_fi} / {group.label_en}: "
                    f"{number(group.count)}")
+        _print_names(group)
     if pv.paper.count:
         click.echo(f"{REASONS['no_email'][0]} / {REASONS['no_email'][1]}: "
                    f"{number(pv.paper.count)}")
+        _print_names(pv.paper)
 
 
 @click.command("invoice-run")
