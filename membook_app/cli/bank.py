@@ -2,7 +2,8 @@
 
 Treasurers download KTL or camt files from their bank and want to know what is in them
 (and whether the bank's file is sound) without touching the register. A refused file
-prints one line on stderr and exits with status 2; nothing is printed on stdout.
+prints one line on stderr and exits with status 2; nothing is printed on stdout. The table
+is for people (Finnish dates and money); `--json` is for programs (ISO dates, cents).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from membook_app.banking.statement import (
     BankFileError,
     BankPayment,
     ParsedFile,
-    format_amount,
     parse_bank_file,
     to_json_dict,
 )
+from membook_app.formatting import fi_date, money, number
 
 _COLUMNS = (  # Finnish title, English title, width
     ("Kirjauspv", "Booked", 10),
@@ -80,18 +81,18 @@ def summary_lines(parsed: ParsedFile, filename: str) -> list[str]:
         _row([en for _, en, _ in _COLUMNS], "Amount"),
     ]
     for p in parsed.payments:
-        cells = [p.booking_date.isoformat(), p.archive_id or "", _reference(p), _party(p)]
-        lines.append(_row(cells, format_amount(p.amount_cents)))
+        cells = [fi_date(p.booking_date), p.archive_id or "", _reference(p), _party(p)]
+        lines.append(_row(cells, money(p.amount_cents)))
     lines += [
         "",
-        f"Maksuja / Payments:     {totals.count}",
-        f"Hyvitykset / Credits:   {format_amount(totals.credit_cents)}",
-        f"Veloitukset / Debits:   {format_amount(totals.debit_cents)}",
-        f"Netto / Net:            {format_amount(totals.net_cents)}",
+        f"Maksuja / Payments:     {number(totals.count)}",
+        f"Hyvitykset / Credits:   {money(totals.credit_cents)}",
+        f"Veloitukset / Debits:   {money(totals.debit_cents)}",
+        f"Netto / Net:            {money(totals.net_cents)}",
     ]
     for balance in parsed.balances:
-        opening = f"{format_amount(balance.opening_cents)} ({balance.opening_date})"
-        closing = f"{format_amount(balance.closing_cents)} ({balance.closing_date})"
+        opening = f"{money(balance.opening_cents)} ({fi_date(balance.opening_date)})"
+        closing = f"{money(balance.closing_cents)} ({fi_date(balance.closing_date)})"
         lines += [f"Alkusaldo / Opening:    {opening}", f"Loppusaldo / Closing:   {closing}"]
     if any(p.reference_valid is False for p in parsed.payments):
         lines.append(

@@ -40,7 +40,7 @@ from membook_app.banking.statement import (
 )
 from membook_app.db import is_sqlite
 from membook_app.errors import PermissionDenied
-from membook_app.formatting import HELSINKI
+from membook_app.formatting import HELSINKI, money, number
 from membook_app.payments.matching import (
     STAGE_COLUMNS,
     MatchCounts,
@@ -82,20 +82,17 @@ class ImportResult:
         return asdict(self)
 
     def summary(self) -> str:
-        """One line for the CLI, the inbox log and the upload page."""
+        """One line for the CLI, the inbox log and the upload page, Finnish first."""
         if self.duplicate_file:
             return (f"{self.filename}: tiedosto on jo tuotu / file already imported "
-                    f"(import #{self.import_id})")
-        return (f"{self.filename} ({self.format}): {self.payment_count} new payments, "
-                f"{self.duplicate_count} duplicates, {self.matched_count} matched, "
-                f"{self.unmatched_count} unmatched; credit {_euros(self.credit_cents)}, "
-                f"debit {_euros(self.debit_cents)}")
-
-
-def _euros(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d} EUR"
+                    f"(tuonti / import #{self.import_id})")
+        new, dup = number(self.payment_count), number(self.duplicate_count)
+        matched, unmatched = number(self.matched_count), number(self.unmatched_count)
+        credit, debit = money(self.credit_cents), money(self.debit_cents)
+        return (f"{self.filename} ({self.format}): {new} uutta maksua, {dup} jo tuotua, "
+                f"{matched} kohdistettu, {unmatched} kohdistamatta; hyvitykset {credit}, "
+                f"veloitukset {debit} / {new} new payments, {dup} duplicates, "
+                f"{matched} matched, {unmatched} unmatched; credit {credit}, debit {debit}")
 
 
 def helsinki_today() -> date:
@@ -392,9 +389,7 @@ def import_bank_file(session: Session, actor: Actor | None, data: bytes, filenam
                 opening_balance_cents=balance.opening_cents if balance else None,
                 closing_balance_cents=balance.closing_cents if balance else None,
                 closing_balance_date=balance.closing_date if balance else None,
-                message=f"{counts.matched} matched, {counts.reversals} corrections, "
-                        f"{counts.unmatched} unmatched, {counts.outgoing} outgoing, "
-                        f"{duplicates} duplicates")
+                message=_log_message(counts, duplicates))
     )
     result = ImportResult(bank_import.id, filename, file_format, False, counts.payments,
                           duplicates, counts.matched, counts.unmatched, counts.credit_cents,
@@ -402,6 +397,16 @@ def import_bank_file(session: Session, actor: Actor | None, data: bytes, filenam
     record(session, actor, "bank_import.imported", "bankimport", bank_import.id,
            after={**result.as_dict(), "source": source, "file_hash": digest})
     return result
+
+
+def _log_message(counts: MatchCounts, duplicates: int) -> str:
+    """The import log's line for an import, Finnish first."""
+    figures = [number(n) for n in (counts.matched, counts.reversals, counts.unmatched,
+                                   counts.outgoing, duplicates)]
+    fi = ("kohdistettu", "oikaisua", "kohdistamatta", "lähtevää", "jo tuotua")
+    en = ("matched", "corrections", "unmatched", "outgoing", "duplicates")
+    return (", ".join(f"{n} {w}" for n, w in zip(figures, fi, strict=True)) + " / "
+            + ", ".join(f"{n} {w}" for n, w in zip(figures, en, strict=True)))
 
 
 def record_refusal(session: Session, actor: Actor | None, filename: str, source: str,

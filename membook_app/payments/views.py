@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -23,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
+from membook_app.payments.labels import MATCH_RULES, PAYMENT_SOURCES, PAYMENT_STATUSES, label
 from membook_app.register.people import get_person_for
 from models import Allocation, Invoice, Organization, Payment
 
@@ -259,9 +261,18 @@ def list_payments(session: Session, actor: Actor, query: PaymentQuery) -> Paymen
     return PaymentPage(_rows(session, payments), int(total), int(total_cents), page, pages)
 
 
+EURO_FORMAT = '#,##0.00 "€"'
+DATE_FORMAT = "d.m.yyyy"
+
+
 def export_payments_xlsx(session: Session, actor: Actor, query: PaymentQuery) -> bytes:
-    """The filtered payments as an Excel workbook (all pages, up to EXPORT_MAX_ROWS)."""
+    """The filtered payments as an Excel workbook (all pages, up to EXPORT_MAX_ROWS).
+
+    Amounts are numbers in euros with a euro format and booking dates are dates, so a
+    treasurer can sum and sort them; codes are written in the pages' words (labels.py).
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     stmt = _filtered(session, actor, query)
     count = session.exec(select(sa.func.count()).select_from(stmt.subquery())).one()
@@ -273,13 +284,22 @@ def export_payments_xlsx(session: Session, actor: Actor, query: PaymentQuery) ->
                                                col(Payment.id))).all())
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Maksut")
-    sheet.append(["Kirjauspäivä", "Summa €", "Lähde", "Arkistointitunnus", "Viite", "Maksaja",
-                  "Tila", "Kohdistussääntö", "Laskut", "Yhdistykset"])
+    sheet.append(["Kirjauspäivä / Booked", "Summa / Amount", "Lähde / Source",
+                  "Arkistointitunnus / Archive id", "Viite / Reference", "Maksaja / Payer",
+                  "Tila / Status", "Kohdistussääntö / Rule", "Laskut / Invoices",
+                  "Yhdistykset / Organisations"])
+
+    def formatted(value: object, number_format: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = number_format
+        return cell
+
     for row in _rows(session, payments):
-        sheet.append([row.booking_date, row.amount_cents / 100, row.source, row.source_id,
-                      row.reference or "", row.payer_name or "", row.status,
-                      row.match_rule or "", row.invoices, row.organizations])
+        sheet.append([formatted(row.booking_date, DATE_FORMAT),
+                      formatted(Decimal(row.amount_cents) / 100, EURO_FORMAT),
+                      label(PAYMENT_SOURCES, row.source), row.source_id, row.reference or "",
+                      row.payer_name or "", label(PAYMENT_STATUSES, row.status),
+                      label(MATCH_RULES, row.match_rule), row.invoices, row.organizations])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-

@@ -183,3 +183,22 @@ def test_unexpected_error_is_recorded_as_a_refused_file(db_url: str) -> None:
         [row] = import_log(s, operator)
     assert (row.filename, row.outcome, row.source) == ("viitteet.txt", "refused", "cli")
     assert "RuntimeError: yhteys katkesi 7" in row.message
+
+
+def test_summary_and_log_message_are_finnish_first(db_url: str) -> None:
+    from membook_app.payments.bank_import import run_import
+
+    make_world(db_url)
+    result = run_import(None, sample(KTL), "viitteet.txt", source="cli", today=TODAY)
+    nbsp = "\xa0"
+    assert result.summary() == (
+        "viitteet.txt (ktl): 7 uutta maksua, 0 jo tuotua, 5 kohdistettu, 1 kohdistamatta; "
+        f"hyvitykset 1{nbsp}240,49{nbsp}€, veloitukset 50,00{nbsp}€ / 7 new payments, "
+        "0 duplicates, 5 matched, 1 unmatched; "
+        f"credit 1{nbsp}240,49{nbsp}€, debit 50,00{nbsp}€")
+    operator = actor(db_url, make_staff(db_url, "op@example.fi", None, None, operator=True))
+    with session_scope(db_url) as s:
+        [row] = import_log(s, operator)
+    assert row.message == (
+        "5 kohdistettu, 1 oikaisua, 1 kohdistamatta, 0 lähtevää, 0 jo tuotua / "
+        "5 matched, 1 corrections, 1 unmatched, 0 outgoing, 0 duplicates")

@@ -100,5 +100,14 @@ def test_payments_list_filters_and_export(viewed, db_url: str) -> None:  # type:
                                     PaymentQuery(organization_id=world.tree.club_a))
     sheet = load_workbook(io.BytesIO(data)).active
     rows = list(sheet.iter_rows(values_only=True))  # type: ignore[union-attr]
-    assert rows[0][0] == "Kirjauspäivä" and len(rows) == 6
+    assert rows[0][0] == "Kirjauspäivä / Booked" and len(rows) == 6
     assert 35.0 in {r[1] for r in rows[1:]}
+    # Money a number in euros with a euro format, the day a date, codes in words.
+    first = next(sheet.iter_rows(min_row=2, max_row=2))  # type: ignore[union-attr]
+    assert first[0].is_date and first[0].value.date() == date(2026, 11, 26)
+    assert first[0].number_format == "d.m.yyyy"
+    assert first[1].value == 35 and first[1].number_format == '#,##0.00 "€"'
+    assert {r[2] for r in rows[1:]} == {"pankki / bank"}
+    assert "kohdistettu / matched" in {r[6] for r in rows[1:]}
+    assert "viite / reference" in {r[7] for r in rows[1:]}
+    assert not {"matched", "bank", "reference"} & {c for r in rows[1:] for c in r}

@@ -63,8 +63,10 @@ def test_operator_uploads_a_file_then_a_refused_one(server: dict[str, str], page
 
     _upload(page, good)
     result = page.locator("#bank-import-result")
-    expect(result).to_contain_text("2 new payments", timeout=30_000)
+    expect(result).to_contain_text("2 uutta maksua", timeout=30_000)
+    expect(result).to_contain_text("1 kohdistettu, 1 kohdistamatta")
     expect(result).to_contain_text("1 matched, 1 unmatched")
+    expect(result).to_contain_text("57,00")
     expect(page.locator("#bank-import-log")).to_contain_text("viitteet-e2e.txt")
     expect(page.locator("#bank-import-progress")).to_have_count(0)
     shot(page, "bank-upload-imported")

@@ -112,6 +112,7 @@ async def test_viewer_sees_the_queue_but_may_not_book(world: dict[str, Any]) -> 
     await call_handler(state, "select", world["payment"])
     assert state.candidate_rows[0].invoice_id == world["invoice"]
     assert not state.can_book and not any(c.bookable for c in state.candidate_rows)
+    assert state.candidate_rows[0].status == "avoin / open"
 
 
 @pytest.mark.parametrize("who", [*ATTACKERS, "treasurer_a"])
@@ -146,11 +147,15 @@ async def test_treasurer_books_own_invoice_and_sees_payments(world: dict[str, An
     assert state.candidate_rows[0].invoice_id == world["invoice"]
     result = await call_handler(state, "book", world["payment"], world["invoice"])
     assert result is None and state.queue == []
+    assert state.done_text == "Kirjattu / booked — kohdistettu / matched"
     with session_scope(world["url"]) as s:
         assert invoice_state(s, world["invoice"]) == ("paid", 2000)
     payments = state_for(PaymentsState, world["treasurer_a"])
     payments.org_id = str(world["tree"].club_a)
     await call_handler(payments, "load")
     assert payments.total == 5  # #1, #2, #3 and its correction #4 in club A, + the booked #5
+    # The pages' words, not the stored codes.
+    assert "kohdistettu / matched" in {r.status for r in payments.rows}
+    assert {"viite / reference", "käsin / by hand"} <= {r.rule for r in payments.rows}
     download = await call_handler(payments, "export")
     assert "maksut.xlsx" in repr(download)

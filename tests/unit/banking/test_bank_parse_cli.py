@@ -103,7 +103,8 @@ def test_table_output_ktl() -> None:
     assert "Tili / Account:         FI2112345600000785" in out
     assert "261126593497A005" in out and "12345 !" in out
     assert "MÄKINEN LIIS" in out
-    assert "Netto / Net:            1190.49" in out
+    assert "Netto / Net:            1\xa0190,49\xa0€" in out
+    assert "26.11.2026" in out and "2026-11-26" not in out
     assert "! = virheellinen viite" in out
 
 
@@ -111,9 +112,9 @@ def test_table_output_statement_shows_balances_and_national_of_rf() -> None:
     out = run("parse", SAMPLES / "camt053_001_02_statement.xml").stdout
     assert "camt.053.001.02" in out
     assert "RF69100000010 (100000010)" in out
-    assert "Alkusaldo / Opening:    1500.00 (2026-11-26)" in out
-    assert "Loppusaldo / Closing:   2197.99 (2026-11-26)" in out
-    assert "-480.00" in out and "Esimerkkiyhdistys ry" in out
+    assert "Alkusaldo / Opening:    1\xa0500,00\xa0€ (26.11.2026)" in out
+    assert "Loppusaldo / Closing:   2\xa0197,99\xa0€ (26.11.2026)" in out
+    assert "-480,00\xa0€" in out and "Esimerkkiyhdistys ry" in out
 
 
 def test_bad_file_exits_2_with_one_line_on_stderr(tmp_path: Path) -> None:
