@@ -45,9 +45,8 @@ from datetime import timedelta
 from functools import cache
 from html import escape
 from itertools import chain
-from typing import Any
-
 from string import Template
+from typing import Any
 
 import sqlalchemy as sa
 from schwifty import IBAN

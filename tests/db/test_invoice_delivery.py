@@ -12,11 +12,11 @@ import email.policy
 import re
 import socket
 import threading
-from html import escape
-from string import Template
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from html import escape
+from string import Template
 
 import pytest
 from aiosmtpd.controller import Controller

@@ -57,7 +57,7 @@ def _invoices_of(url: str, payer: int) -> dict[int, Invoice]:
 
 
 def test_household_payer_gets_one_message_listing_each_invoice(
-        world: World, smtp: tuple[Inbox, SmtpConfig]) -> None:
+        world: World, smtp: tuple[Inbox, SmtpConfig]) -> None:  # noqa: F811
     inbox, config = smtp
     url, people = world.url, world.people
     treasurer = actor_for(url, "rahastonhoitaja@example.fi", world.tree.club_a, "treasurer")
@@ -115,8 +115,9 @@ def test_household_payer_gets_one_message_listing_each_invoice(
                     f"invoices:{run_id}:{world.tree.club_a}:{people['parent']}:initial"}
 
 
-def test_a_chunk_never_splits_a_payers_message(world: World, smtp: tuple[Inbox, SmtpConfig],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_chunk_never_splits_a_payers_message(
+        world: World, smtp: tuple[Inbox, SmtpConfig],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """With chunks of one invoice, Matti's three invoices still go in one message (a
     split would write the message from the first chunk's invoice alone)."""
     inbox, config = smtp

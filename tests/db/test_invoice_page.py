@@ -46,8 +46,8 @@ def make_invoice(url: str, org_id: int, payer_id: int, lines: list[tuple[int, st
     n = next(_SEQ)
     with session_scope(url) as s:
         invoice = Invoice(
-            organization_id=org_id, person_id=person_id or payer_id, payer_id=payer_id, run_id=run_id,
-            period="2027", reference=make_national(f"{n:04d}{payer_id:04d}"),
+            organization_id=org_id, person_id=person_id or payer_id, payer_id=payer_id,
+            run_id=run_id, period="2027", reference=make_national(f"{n:04d}{payer_id:04d}"),
             description=description, issue_date=issue or date(2026, 12, 1),
             due_date=due or date(2027, 1, 31), total_cents=sum(c for _, _, c in lines))
         s.add(invoice)

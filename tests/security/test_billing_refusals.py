@@ -16,8 +16,8 @@ from sqlmodel import func, select
 import membook_app.membook_app  # noqa: F401
 from membook_app.accounts.permissions import load_actor
 from membook_app.accounts.users import get_or_create_user
-from membook_app.billing.invoice_payments import invoice_payments, paper_links
 from membook_app.billing.fees import set_fee
+from membook_app.billing.invoice_payments import invoice_payments, paper_links
 from membook_app.billing.runs import commit_run
 from membook_app.db import session_scope
 from membook_app.errors import NotFound
