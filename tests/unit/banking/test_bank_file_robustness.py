@@ -21,6 +21,7 @@ from membook_app.banking.statement import BankFileError, ParsedFile, parse_bank_
 SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "domain" / "samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 XML_FILES = [
+    FIXTURES / "camt053_001_08_statement.xml",
     SAMPLES / "camt054_001_02_reference_payments.xml",
     SAMPLES / "camt054_001_08_reference_payments.xml",
     SAMPLES / "camt053_001_02_statement.xml",

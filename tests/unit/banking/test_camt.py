@@ -464,3 +464,27 @@ def test_unknown_status_in_08_refuses_and_known_ones_are_skipped() -> None:
     error = refused(camt054(BOOKED_ENTRY.replace("BOOK<", "<Cd>BOKD</Cd><"), ns=ns08).decode())
     assert (error.path, error.field) == ("Ntry[1]", "Sts")
     assert "'BOKD' is not an entry status" in str(error)
+
+
+STATEMENT_08 = Path(__file__).resolve().parent / "fixtures" / "camt053_001_08_statement.xml"
+
+
+def test_statement_08_parses_to_the_same_payments_and_balances_as_02() -> None:
+    """The .02 statement sample converted to .08 (fixture header): every .08 form of the
+    spec is in it, and only the source lines of the payments differ."""
+    data = STATEMENT_08.read_bytes()
+    for form in (b"<Sts>\n          <Cd>BOOK", b"<Pty>", b"<TtlNetNtry>",
+                 b"</Refs>\n            <Amt"):
+        assert form in data
+    assert b"<AmtDtls>" not in data and b"<TtlNetNtryAmt>" not in data
+    v08 = parse_bank_file(data, STATEMENT_08.name)
+    v02 = parse_bank_file((SAMPLES / CAMT_SAMPLES[2]).read_bytes(), CAMT_SAMPLES[2])
+    assert (v08.format, v08.version) == ("camt.053", "camt.053.001.08")
+    assert (v08.totals, v08.balances, v08.entry_count, v08.account_iban) == (
+        v02.totals, v02.balances, v02.entry_count, v02.account_iban)
+    assert v08.balances[0].closing_cents == 219799
+    without_line = [f.name for f in fields(BankPayment) if f.name != "line"]
+    assert [[getattr(p, n) for n in without_line] for p in v08.payments] == [
+        [getattr(p, n) for n in without_line] for p in v02.payments]
+    assert "Virtanen Matti" in {p.payer_name for p in v08.payments}  # Dbtr/Pty/Nm
+    assert "Esimerkkiyhdistys ry" in {p.creditor_name for p in v08.payments}  # Cdtr/Pty/Nm
