@@ -7,10 +7,12 @@ paid, open and "over-covered" (paid + credited beyond the total), so that for ev
 
 holds exactly. Over-covered is zero as long as credit notes move what a credit leaves
 over-paid to the payer's credit (`billing.invoices.create_credit_note`); the column shows
-where the sum would otherwise break. Share level (grouped by period and the line's organisation): each
-organisation's share of what was invoiced and credited, and of what was paid pro rata
-(paid × line / total, rounded down per line). The issue-date filter applies to the
-invoices; their credit notes count whenever they were written.
+where the sum would otherwise break.
+
+Share level (grouped by period and the line's organisation): each organisation's share
+of what was invoiced and credited, and of what was paid pro rata (paid × line / total,
+rounded down per line). The issue-date filter applies to the invoices; their credit
+notes count whenever they were written.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 behind each bucket.
 
 The database puts every open invoice in its bucket (`reports.ages`, shared with the
-dashboard: a CASE on the due date against cut-off dates computed from "today") and sums per organisation and bucket; pandas pivots
-that into organisation × bucket. The detail is the invoices themselves with the payer,
-filtered by bucket, paged on the page and streamed into the export.
+dashboard: a CASE on the due date against cut-off dates computed from "today") and sums
+per organisation and bucket; pandas pivots that into organisation × bucket. The detail
+is the invoices themselves with the payer, filtered by bucket, paged on the page and
+streamed into the export.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from membook_app.formatting import HELSINKI
-from membook_app.settlements.report_xlsx import LINE_KIND
 from membook_app.reports.registry import (
     Column,
     ReportDef,
@@ -26,6 +25,7 @@ from membook_app.reports.registry import (
     register,
     with_total,
 )
+from membook_app.settlements.report_xlsx import LINE_KIND
 from models import Invoice, Organization, Payment, Settlement, SettlementLine, SettlementRun
 
 MONEY_KEYS = ("gross", "reversals", "fees", "carried_in", "net", "payout")

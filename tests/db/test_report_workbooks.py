@@ -7,11 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
 from membook_app.reports.registry import TOTAL_LABEL
 from tests.db.test_cli import membook
-from tests.db.test_reports import AS_OF, Data, data  # noqa: F401  (the fixture)
+from tests.db.test_reports import AS_OF, Data, build_data
+
+
+@pytest.fixture
+def data(db_url: str) -> Data:
+    return build_data(db_url)
 
 
 def _export(data: Data, tmp_path: Path, name: str, *args: str) -> tuple[Any, str]:
@@ -40,7 +46,7 @@ def test_total_row_outside_the_filter_and_bold(data: Data, tmp_path: Path) -> No
     assert filtered == f"A1:{rows[0][-1].column_letter}{total_at - 1}"
     assert TOTAL_LABEL not in labels[:total_at - 1]
     assert all(c.font.b for c in rows[total_at] if c.value is not None)
-    body = [r for r in rows[1:total_at - 1]]
+    body = rows[1:total_at - 1]
     members = sum(r[-1].value for r in body)
     assert rows[total_at][-1].value == members > 0
     summary = [r for r in book["Yhteenveto"].iter_rows() if r[0].value == TOTAL_LABEL]

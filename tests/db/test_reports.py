@@ -66,6 +66,11 @@ def _total(table: object, key: str) -> int:
 
 @pytest.fixture
 def data(db_url: str) -> Data:
+    return build_data(db_url)
+
+
+def build_data(db_url: str) -> Data:
+    """The reports' data (module docstring), built through the real services."""
     world = billing_world(db_url)
     t = world.tree
     operator = actor_for(db_url, "op@example.fi", None, None, operator=True)
