@@ -244,8 +244,11 @@ def _members_chart() -> rx.Component:
                  rx.recharts.composed_chart(
                      rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
                      rx.recharts.x_axis(data_key="month"),
-                     rx.recharts.y_axis(y_axis_id="changes"),
-                     rx.recharts.y_axis(y_axis_id="members", orientation="right"),
+                     # Whole people, in Finnish form (no "0.75" members).
+                     rx.recharts.y_axis(y_axis_id="changes", allow_decimals=False,
+                                        tick_formatter=NUMBER_JS),
+                     rx.recharts.y_axis(y_axis_id="members", orientation="right",
+                                        allow_decimals=False, tick_formatter=NUMBER_JS),
                      rx.recharts.bar(data_key="joins", name=t("Liittyneet", "Joined"),
                                      fill=rx.color("grass", 8), y_axis_id="changes"),
                      rx.recharts.bar(data_key="resignations", name=t("Eronneet", "Left"),
