@@ -243,9 +243,12 @@ def _move_excess_to_credit(session: Session, actor: Actor | None, original: Invo
     excess = original.paid_cents - (original.total_cents - original.credited_cents)
     if excess <= 0:
         return 0
+    # A payment the bank took back (status "reversed") is no money to move: its net on the
+    # invoice is cancelled by the correction's own (negative) allocations.
     by_payment = session.execute(
         sa.select(Allocation.payment_id, sa.func.sum(Allocation.amount_cents))
-        .where(Allocation.invoice_id == original.id)
+        .join(Payment, col(Payment.id) == Allocation.payment_id)
+        .where(Allocation.invoice_id == original.id, Payment.status != "reversed")
         .group_by(Allocation.payment_id)
         .having(sa.func.sum(Allocation.amount_cents) > 0)
         .order_by(sa.func.max(Allocation.id).desc())).all()

@@ -165,3 +165,22 @@ def test_two_payments_the_latest_is_moved_first(db_url: str) -> None:
     _settle(db_url)
     # first payment: club 15,00, district 8,18, federation 6,82; second: 12,50 / 6,82 / 5,68
     assert _settled(w) == {"club": 2750, "district": 1500, "federation": 0}
+
+
+def test_a_payment_the_bank_took_back_is_not_moved(db_url: str) -> None:
+    w, inv, ref = _invoice(db_url)
+    pay(db_url, [(ref, 4500)])
+    pay(db_url, [(ref, 1000)])      # the latest payment …
+    correct(db_url, ref, 1000)      # … which the bank takes back: paid 45,00
+    _credit(w, inv, w.district)     # billed 40,00: 5,00 over, from the payment that stands
+    with session_scope(db_url) as s:
+        moved = s.exec(select(Allocation).where(col(Allocation.credit_note_id).is_not(None))
+                       ).one()
+        standing = s.exec(select(Allocation.payment_id).where(
+            Allocation.invoice_id == inv, Allocation.amount_cents == 4500)).one()
+    assert (moved.payment_id, moved.amount_cents) == (standing, -500)
+    assert _state(w, inv) == (4000, "paid", 500)
+    _settle(db_url)
+    # 45,00 as 22,50 / 12,27 / 10,23; the 10,00 and its correction cancel; 5,00 back
+    # from the district.
+    assert _settled(w) == {"club": 2250, "district": 727, "federation": 1023}
