@@ -101,3 +101,41 @@ def test_operator_reconciles_escrow(server: dict[str, str], page: Page,
     expect(page.locator("#escrow-reference")).to_contain_text("€")
     expect(page.locator("#escrow-explained")).to_contain_text("Palvelumaksut")
     shot(page, "escrow")
+
+
+def test_operator_records_a_refund_paid_back(server: dict[str, str], page: Page,
+                                             settled: dict[str, str]) -> None:
+    """A payment nobody could place is marked for refund; on the escrow page the operator
+    records it paid back today, and the row shows the day."""
+    from sqlmodel import select
+
+    from membook_app.accounts.permissions import load_actor
+    from membook_app.formatting import fi_date
+    from membook_app.payments.unmatched import mark_refund
+    from models import Payment, User
+    from tests.db.test_bank_import_support import camt054
+
+    url = server["DATABASE_URL"]
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    with session_scope(url) as s:
+        import_bank_file(s, None, camt054([{
+            "archive": "E2E-REFUND-1", "cents": 1234, "ustrd": "vahingossa maksettu",
+            "name": "Väärä Maksaja", "date": yesterday}], msg_id="E2E-REFUND"),
+            "e2e-refund.xml")
+    with session_scope(url) as s:
+        payment_id = s.exec(select(Payment.id).where(
+            Payment.payer_name == "Väärä Maksaja", Payment.status == "unmatched")).one()
+        operator = s.exec(select(User).where(User.email == "operaattori@membook.example")).one()
+        mark_refund(s, load_actor(s, operator), payment_id)  # type: ignore[arg-type]
+
+    base = server["base"]
+    _open_from_sidebar(page, base, "operaattori@membook.example", "Asiakasvaratili",
+                       "/admin/escrow")
+    row = page.locator(f"#refund-{payment_id}")
+    expect(row).to_contain_text("12,34 €")
+    expect(page.locator("#escrow-refunds_owed")).to_contain_text("12,34 €")
+    expect(page.locator("#refund-day")).to_have_value(fi_date(date.today()))
+    page.locator(f"#refund-paid-{payment_id}").click()
+    expect(row).to_contain_text(fi_date(date.today()))
+    expect(page.locator("#escrow-refunds_paid")).to_contain_text("12,34 €")
+    shot(page, "escrow-refund-paid")
