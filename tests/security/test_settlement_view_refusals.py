@@ -207,3 +207,20 @@ async def test_operator_records_a_refund_paid_back(world: SettledWorld) -> None:
     assert await call_handler(state, "refund_paid", payment_id) is None
     assert _refunded_on(world, payment_id) == date(2026, 11, 27)
     assert state.refunds[0].paid_on == "27.11.2026"
+
+
+@pytest.mark.parametrize("who", ["member", "club_treasurer", "district_viewer"])
+def test_refund_services_refuse_all_but_the_operator(world: SettledWorld, who: str) -> None:
+    """The services check again, whoever calls them (a signed-in member or staff)."""
+    from datetime import date
+
+    from membook_app.errors import PermissionDenied
+    from membook_app.payments.refunds import list_refunds, mark_refund_paid
+    from tests.db.test_bank_import_support import actor
+    payment_id = _refund_payment(world)
+    before = _audit_count(world.url)
+    for call in (lambda s, a: list_refunds(s, a),
+                 lambda s, a: mark_refund_paid(s, a, payment_id, date(2026, 11, 27))):
+        with pytest.raises(PermissionDenied), session_scope(world.url) as s:
+            call(s, actor(world.url, world.tokens[who]))
+    assert _refunded_on(world, payment_id) is None and _audit_count(world.url) == before
