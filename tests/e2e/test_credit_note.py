@@ -43,6 +43,14 @@ def test_treasurer_credits_the_district_share_of_a_run_invoice(server: dict[str,
     expect(page).to_have_url(f"{base}/admin", timeout=60_000)
     page.goto(f"{base}/admin/invoice?id={invoice_id}")
     expect(page.locator("#invoice-lines")).to_contain_text(second.description, timeout=30_000)
+    # Paper delivery: the print links open this invoice's public page and PDF.
+    public = page.locator("#invoice-public-link").get_attribute("href") or ""
+    pdf = page.locator("#invoice-pdf-link").get_attribute("href") or ""
+    assert "/i/" in public and pdf == public + ".pdf"
+    printed = page.request.get(base + public[public.index("/i/"):])
+    assert printed.ok and f'id="reference">{reference}<' in printed.text().replace(" ", "")
+    as_pdf = page.request.get(base + pdf[pdf.index("/i/"):])
+    assert as_pdf.ok and as_pdf.headers["content-type"] == "application/pdf"
     page.locator(f"input[name='line-{second.position}']").fill("2,00")
     page.locator("input[name='reason']").fill("Piirin osuus osittain")
     page.locator("#credit-submit").click()
