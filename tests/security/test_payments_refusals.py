@@ -109,6 +109,7 @@ async def test_viewer_sees_the_queue_but_may_not_book(world: dict[str, Any]) -> 
     state = state_for(UnmatchedState, world["viewer"])
     await call_handler(state, "load")
     assert [q.id for q in state.queue] == [world["payment"]]
+    assert state.queue[0].reason == "virheellinen viite / bad reference"
     await call_handler(state, "select", world["payment"])
     assert state.candidate_rows[0].invoice_id == world["invoice"]
     assert not state.can_book and not any(c.bookable for c in state.candidate_rows)

@@ -229,12 +229,6 @@ class CandidateView:
     bookable: bool
 
 
-REASONS = {"no_reference": "ei viitettä / no reference",
-           "bad_reference": "viite virheellinen / bad check digit",
-           "unknown_reference": "tuntematon viite / unknown reference",
-           "no_original": "oikaisu ilman alkuperäistä / correction without original"}
-
-
 class UnmatchedState(StaffState):
     queue: list[QueueView] = []
     selected_id: int = 0
@@ -249,7 +243,7 @@ class UnmatchedState(StaffState):
             rows = list_unmatched(session, current_actor())
         self.queue = [QueueView(r.payment_id, fi_date(r.booking_date), money(r.amount_cents),
                                 r.reference or "", r.payer_name or "", r.message or "",
-                                REASONS.get(r.match_rule or "", r.match_rule or ""))
+                                label(MATCH_RULES, r.match_rule))
                       for r in rows]
         if self.selected_id not in {q.id for q in self.queue}:
             self.selected_id, self.candidate_rows, self.split_amounts = 0, [], {}
