@@ -52,7 +52,9 @@ from models import Organization, Settlement, SettlementLine, SettlementRun, utcn
 # bigint is numeric, and a numeric division would not floor). An allocation is split by its
 # invoice's lines netted with the credit notes created at or before it (a reversal: at or
 # before the allocation it reverses, so both split alike); one that a credit note moved to
-# the payer's credit (`credit_note_id`) by that credit note's lines, negated.
+# the payer's credit (`credit_note_id`) by that credit note's lines, negated. Only a
+# positive share of an allocation that reverses nothing earns a fee (`fee_ok`): the
+# reversal of a credit note's take-back gives the share back, it is no new member payment.
 _SHARES_SQL = """
 WITH pending AS (
     SELECT a.id, a.payment_id, a.invoice_id, a.amount_cents, a.reverses_allocation_id,
@@ -63,11 +65,12 @@ WITH pending AS (
 ),
 mirrored AS (
     SELECT p.id AS allocation_id, p.payment_id, p.invoice_id, x.organization_id,
-           -x.amount_cents AS amount_cents
+           -x.amount_cents AS amount_cents, 0 AS fee_ok
     FROM pending p JOIN settlementline x ON x.allocation_id = p.reverses_allocation_id
 ),
 to_split AS (
     SELECT p.id, p.payment_id, p.invoice_id, p.amount_cents,
+           CASE WHEN p.reverses_allocation_id IS NULL THEN 1 ELSE 0 END AS fee_ok,
            COALESCE(p.credit_note_id, o.credit_note_id) AS note_id,
            COALESCE(o.created_at, p.created_at) AS as_of
     FROM pending p
@@ -109,19 +112,19 @@ weights AS (
 ),
 parts AS (
     SELECT s.id AS allocation_id, s.payment_id, s.invoice_id, w.organization_id, w.pos,
-           CASE WHEN s.amount_cents < 0 THEN -1 ELSE 1 END AS sgn,
+           s.fee_ok, CASE WHEN s.amount_cents < 0 THEN -1 ELSE 1 END AS sgn,
            CAST(ABS(s.amount_cents) AS BIGINT) AS amount,
            CAST(ABS(s.amount_cents) AS BIGINT) * w.weight AS product,
            CAST(SUM(w.weight) OVER (PARTITION BY s.id) AS BIGINT) AS total
     FROM to_split s JOIN weights w ON w.allocation_id = s.id
 ),
 floored AS (
-    SELECT allocation_id, payment_id, invoice_id, organization_id, pos, sgn, amount,
+    SELECT allocation_id, payment_id, invoice_id, organization_id, pos, fee_ok, sgn, amount,
            product / total AS base, product % total AS remainder
     FROM parts
 ),
 ranked AS (
-    SELECT allocation_id, payment_id, invoice_id, organization_id, sgn, base,
+    SELECT allocation_id, payment_id, invoice_id, organization_id, fee_ok, sgn, base,
            amount - CAST(SUM(base) OVER (
                by_remainder ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
                AS BIGINT) AS left_over,
@@ -132,16 +135,19 @@ ranked AS (
 ),
 shares AS (
     SELECT allocation_id, payment_id, invoice_id, organization_id,
-           sgn * (base + CASE WHEN rank_no <= left_over THEN 1 ELSE 0 END) AS amount_cents
+           sgn * (base + CASE WHEN rank_no <= left_over THEN 1 ELSE 0 END) AS amount_cents,
+           fee_ok
     FROM ranked
     UNION ALL
-    SELECT allocation_id, payment_id, invoice_id, organization_id, amount_cents FROM mirrored
+    SELECT allocation_id, payment_id, invoice_id, organization_id, amount_cents, fee_ok
+    FROM mirrored
 ),
 numbered AS (
     SELECT sh.allocation_id, sh.payment_id, sh.invoice_id, sh.organization_id,
-           sh.amount_cents, pl.transaction_fee_cents AS plan_fee,
+           sh.amount_cents, sh.fee_ok, pl.transaction_fee_cents AS plan_fee,
            ROW_NUMBER() OVER (PARTITION BY sh.payment_id, sh.organization_id
-                              ORDER BY CASE WHEN sh.amount_cents > 0 THEN 0 ELSE 1 END,
+                              ORDER BY CASE WHEN sh.amount_cents > 0 AND sh.fee_ok = 1
+                                            THEN 0 ELSE 1 END,
                                        sh.allocation_id) AS fee_no
     FROM shares sh
     JOIN organization o ON o.id = sh.organization_id
@@ -149,7 +155,7 @@ numbered AS (
     WHERE sh.amount_cents <> 0
 )
 SELECT n.allocation_id, n.payment_id, n.invoice_id, n.organization_id, n.amount_cents,
-       CASE WHEN n.fee_no = 1 AND n.amount_cents > 0 AND NOT EXISTS (
+       CASE WHEN n.fee_no = 1 AND n.amount_cents > 0 AND n.fee_ok = 1 AND NOT EXISTS (
                 SELECT 1 FROM settlementline x
                 WHERE x.payment_id = n.payment_id AND x.organization_id = n.organization_id
                   AND x.fee_cents > 0)

@@ -15,6 +15,7 @@ from membook_app.db import session_scope
 from membook_app.settlements.runs import approve_run, create_run
 from models import Allocation, AuditEvent, Invoice, InvoiceLine, SettlementLine
 from tests.db.settlement_support import (
+    FEES,
     Org3,
     correct,
     make_org_tree,
@@ -148,6 +149,14 @@ def test_bank_correction_after_the_move_undoes_everything(db_url: str) -> None:
     assert (paid, credit) == (0, 0)
     _settle(db_url)
     assert _settled(w) == {"club": 0, "district": 0, "federation": 0}
+    # The correction gives the district its take-back again (+15,00): that is no new
+    # member payment, so each organisation paid one fee, for the one payment.
+    with session_scope(db_url) as s:
+        fees = dict(s.execute(sa.select(SettlementLine.organization_id,
+                                        sa.func.sum(SettlementLine.fee_cents))
+                              .group_by(SettlementLine.organization_id)).all())
+    assert fees == {w.club: FEES["club"], w.district: FEES["district"],
+                    w.federation: FEES["federation"]}
 
 
 def test_two_payments_the_latest_is_moved_first(db_url: str) -> None:

@@ -131,9 +131,13 @@ def _settle(url: str, approve: bool) -> None:
 
 def _fees_by_plan(s) -> int:  # type: ignore[no-untyped-def]
     """The fees the runs must have charged, recomputed from the plans: each organisation
-    pays its plan's fee once per member payment in which it has a positive share."""
+    pays its plan's fee once per member payment in which it has a positive share (a
+    reversal's share is none: it undoes, it is not paid)."""
     pairs = s.execute(sa.select(SettlementLine.payment_id, SettlementLine.organization_id)
-                      .where(SettlementLine.amount_cents > 0).distinct()).all()
+                      .join(Allocation, col(Allocation.id) == SettlementLine.allocation_id)
+                      .where(SettlementLine.amount_cents > 0,
+                             col(Allocation.reverses_allocation_id).is_(None))
+                      .distinct()).all()
     plan_fee = dict(s.execute(sa.select(Organization.id, Plan.transaction_fee_cents)
                               .join(Plan, Plan.id == Organization.plan_id)).all())
     return sum(int(plan_fee[org]) for _, org in pairs)
