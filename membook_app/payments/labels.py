@@ -36,7 +36,8 @@ INVOICE_STATUSES = {
     "overdue": "erääntynyt / overdue",
 }
 # Allocation.kind and Allocation.rule.
-ALLOCATION_KINDS = {"invoice": "laskulle / to invoice", "credit": "saldolle / to credit"}
+ALLOCATION_KINDS = {"invoice": "laskulle / to invoice", "credit": "saldolle / to credit",
+                    "reversal": "oikaisu / reversal"}
 ALLOCATION_RULES = {
     **MATCH_RULES,
     "overpayment": "ylimaksu / overpayment", "paid_invoice": "maksettu lasku / paid invoice",
