@@ -32,6 +32,7 @@ from membook_app.errors import NotFound, PermissionDenied, ValidationError
 from membook_app.payments.matching import lock_money
 from membook_app.payments.resemblance import (
     OPEN_STATUSES,
+    QUEUED_COLUMNS,
     name_matches,
     name_tokens,
     open_cents,
@@ -201,7 +202,12 @@ def waiting_summary(session: Session, actor: Actor, organization_id: int | None
             select(sa.func.count(), sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0))
             .where(Payment.status == "unmatched")).one()
         return int(count), int(cents)
-    waiting = [p.amount_cents for p in _queued(session, scope, None)]
+    # The whole queue in one judgement: each reason's query (the scope's open amounts and
+    # payer names are a scan of its open invoices) then runs once, not once per batch.
+    queued = session.execute(sa.select(*QUEUED_COLUMNS).where(
+        Payment.status == "unmatched")).all()
+    visible = with_candidates(session, scope, queued)
+    waiting = [p.amount_cents for p in queued if p.id in visible]
     return len(waiting), sum(waiting)
 
 
