@@ -33,9 +33,11 @@ What each figure means, precisely:
   *bank reference payment* for everything the bank import matched by its reference
   (and the bank's corrections of it).
 * **unmatched payments waiting** — the queue is escrow money that belongs to no
-  organisation until a person books it, and which invoices a payment might belong to is
-  a ranked search per payment (`payments/unmatched.py`), too costly for a dashboard. So
-  the count and sum are the operator's figure and shown only to the operator.
+  organisation until a person books it. The operator sees the whole queue; a treasurer
+  sees the queued payments that resemble an invoice of the subtree (reference one digit
+  off, the amount an open invoice asks, the payer's name), exactly those the queue page
+  shows them (`payments.unmatched.waiting_summary`; one query per reason for the whole
+  queue, on a connection of its own meanwhile).
 * **next settlement** — `settlements.runs.compute_shares` for the subtree with the
   cut-off now: this organisation's own payout and the subtree's total (billing readers).
 * **latest bank import** — the latest attempt to bring the bank's data in (imported,
@@ -63,6 +65,7 @@ from membook_app.db import session_scope
 from membook_app.errors import PermissionDenied
 from membook_app.formatting import HELSINKI
 from membook_app.payments.matching import MATCHED_STATUSES
+from membook_app.payments.unmatched import waiting_summary
 from membook_app.register.organizations import get_organization
 from membook_app.reports.ages import AGE_BUCKETS, age_bucket, open_cents, open_invoices
 from membook_app.settlements.runs import compute_shares
@@ -132,6 +135,7 @@ class WeekFigure:
 class UnmatchedFigure:
     count: int
     amount_cents: int
+    whole_queue: bool  # the operator's figure; otherwise the subtree's resembling payments
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ class Dashboard:
     shares: tuple[ShareFigure, ...]
     receivables: tuple[AgeFigure, ...]
     weeks: tuple[WeekFigure, ...]
-    unmatched: UnmatchedFigure | None  # operator only
+    unmatched: UnmatchedFigure | None  # billing readers: their subtree's, the operator all
     settlement: SettlementEstimate | None
     latest_import: ImportStatus | None
 
@@ -359,11 +363,11 @@ def _members_elsewhere(session: Session, others: list[int]) -> int:
     ).scalar_one())
 
 
-def _unmatched(session: Session) -> UnmatchedFigure:
-    count, cents = session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0))
-        .where(Payment.status == "unmatched")).one()
-    return UnmatchedFigure(int(count), int(cents))
+def _unmatched_apart(url: str, actor: Actor, org_id: int) -> UnmatchedFigure:
+    """The operator's whole queue, anyone else's subtree's share of it."""
+    with session_scope(url) as session:
+        count, cents = waiting_summary(session, actor, None if actor.is_operator else org_id)
+    return UnmatchedFigure(count, cents, actor.is_operator)
 
 
 def _settlement(session: Session, org: Organization, cut_off: datetime) -> SettlementEstimate:
@@ -469,7 +473,7 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date,
         mostly_here = members_now >= _members_elsewhere(session, others)
         weeks = _weeks(session, ids, others if mostly_here else None, today)
     receivables = _receivables(session, ids, today) if billing else ()
-    unmatched = _unmatched(session) if actor.is_operator else None
+    unmatched = _POOL.submit(_unmatched_apart, url, actor, org.id) if billing else None
     latest_import = _latest_import(session, actor.is_operator, today) if billing else None
     return Dashboard(
         organization_id=org.id,  # type: ignore[arg-type]
@@ -483,7 +487,7 @@ def dashboard(session: Session, actor: Actor, organization_id: int, today: date,
         shares=shares.result() if shares else (),
         receivables=receivables,
         weeks=weeks,
-        unmatched=unmatched,
+        unmatched=unmatched.result() if unmatched else None,
         settlement=settlement.result() if settlement else None,
         latest_import=latest_import,
     )

@@ -120,6 +120,9 @@ def scenario(db_url: str) -> Scenario:
          "date": (today - timedelta(days=14)).isoformat()},
         {"archive": "D-XX", "cents": 1234, "name": "Tuntematon Maksaja",
          "date": today.isoformat()},
+        # No reference, but exactly what Jussi's invoice (club B) still asks: 35 € − 10 €.
+        {"archive": "D-YY", "cents": 2500, "name": "Nimetön Näppäilijä",
+         "date": today.isoformat()},
     ], msg_id="DASH-1")
     with session_scope(db_url) as s:
         import_bank_file(s, None, bank, "dashboard.xml", today=today)
@@ -206,13 +209,20 @@ def test_incoming_money_per_week_by_source(scenario: Scenario) -> None:
 def test_queue_settlement_and_import_by_reader(scenario: Scenario) -> None:
     seen = _dashboard(scenario, scenario.operator, scenario.tree.federation)
     assert seen.unmatched is not None
-    assert (seen.unmatched.count, seen.unmatched.amount_cents) == (1, 1234)
+    assert (seen.unmatched.count, seen.unmatched.amount_cents,
+            seen.unmatched.whole_queue) == (2, 1234 + 2500, True)
     assert seen.latest_import is not None
     assert (seen.latest_import.filename, seen.latest_import.outcome,
-            seen.latest_import.payment_count) == ("dashboard.xml", "imported", 4)
+            seen.latest_import.payment_count) == ("dashboard.xml", "imported", 5)
     assert not seen.latest_import.late
     treasurer = _dashboard(scenario, scenario.district_treasurer, scenario.tree.district)
-    assert treasurer.unmatched is None
+    # The district sees the payment that resembles club B's open invoice, not the stranger's.
+    assert treasurer.unmatched is not None
+    assert (treasurer.unmatched.count, treasurer.unmatched.amount_cents,
+            treasurer.unmatched.whole_queue) == (1, 2500, False)
+    club_a = _dashboard(scenario, scenario.treasurer_a, scenario.tree.club_a)
+    assert club_a.unmatched is not None
+    assert (club_a.unmatched.count, club_a.unmatched.amount_cents) == (0, 0)
     assert treasurer.latest_import is not None
     assert treasurer.latest_import.outcome == "imported"
     assert treasurer.latest_import.filename is None and treasurer.latest_import.credit_cents is None

@@ -101,6 +101,7 @@ class DashboardState(StaffState):
     show_unmatched: bool = False
     unmatched_count: str = ""
     unmatched_sum: str = ""
+    unmatched_whole_queue: bool = False
     has_settlement: bool = False
     own_payout: str = ""
     subtree_payout: str = ""
@@ -142,6 +143,7 @@ class DashboardState(StaffState):
         if board.unmatched is not None:
             self.unmatched_count = number(board.unmatched.count)
             self.unmatched_sum = money(board.unmatched.amount_cents)
+            self.unmatched_whole_queue = board.unmatched.whole_queue
         self.has_settlement = board.settlement is not None
         if board.settlement is not None:
             self.own_payout = money(board.settlement.own_payout_cents)
@@ -346,12 +348,15 @@ def _stats() -> rx.Component:
                       rx.fragment(DashboardState.unmatched_count, " · ",
                                   DashboardState.unmatched_sum), "–"),
               rx.text(rx.cond(
-                  DashboardState.show_unmatched,
-                  t("Koko asiakasvaratili", "The whole escrow account"),
-                  t("Jono on asiakasvaratilin rahaa, jota ei ole vielä kohdistettu kenellekään; "
-                    "sen luvut näkyvät operaattorille.",
-                    "The queue is escrow money not yet booked to anyone; the operator sees "
-                    "its figures.")), size="1", color_scheme="gray"),
+                  DashboardState.unmatched_whole_queue,
+                  t("Koko asiakasvaratilin jono", "The escrow account's whole queue"),
+                  t("Jonossa olevat maksut, jotka muistuttavat tämän yhdistyksen tai sen "
+                    "alayhdistysten laskua.",
+                    "Queued payments that resemble an invoice of this organisation or its "
+                    "sub-organisations.")), size="1", color_scheme="gray"),
+              rx.cond(DashboardState.show_unmatched,
+                      rx.link(t("Avaa jono", "Open the queue"), href="/admin/unmatched",
+                              size="1")),
               id_="unmatched-figure"),
         _stat(t("Viimeisin pankkiaineisto", "Latest bank file"),
               rx.cond(DashboardState.has_import, DashboardState.import_at, "–"),
