@@ -23,6 +23,9 @@ def test_treasurer_lands_on_dashboard_and_opens_figures(server: dict[str, str],
     shares = page.locator("#shares-card")
     expect(shares.locator("#period-only")).to_have_text("2027")
     expect(page.locator("#latest-import")).to_be_visible()
+    # The treasurer's share of the unmatched queue: a figure in euros, and the way to it.
+    expect(page.locator("#unmatched-figure")).to_contain_text("€")
+    expect(page.locator("#unmatched-queue-link")).to_be_visible()
     expect(shares.locator("svg.recharts-surface[role=application]")).to_be_visible()
     expect(shares.locator(".recharts-bar-rectangle").first).to_be_attached()
     money_tick = shares.locator(".recharts-cartesian-axis-tick-value", has_text="€").first

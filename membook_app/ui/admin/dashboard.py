@@ -347,16 +347,18 @@ def _stats() -> rx.Component:
               rx.cond(DashboardState.show_unmatched,
                       rx.fragment(DashboardState.unmatched_count, " · ",
                                   DashboardState.unmatched_sum), "–"),
-              rx.text(rx.cond(
-                  DashboardState.unmatched_whole_queue,
-                  t("Koko asiakasvaratilin jono", "The escrow account's whole queue"),
-                  t("Jonossa olevat maksut, jotka muistuttavat tämän yhdistyksen tai sen "
-                    "alayhdistysten laskua.",
-                    "Queued payments that resemble an invoice of this organisation or its "
-                    "sub-organisations.")), size="1", color_scheme="gray"),
-              rx.cond(DashboardState.show_unmatched,
-                      rx.link(t("Avaa jono", "Open the queue"), href="/admin/unmatched",
-                              size="1")),
+              rx.vstack(
+                  rx.text(rx.cond(
+                      DashboardState.unmatched_whole_queue,
+                      t("Koko asiakasvaratilin jono", "The escrow account's whole queue"),
+                      t("Jonossa olevat maksut, jotka muistuttavat tämän yhdistyksen tai sen "
+                        "alayhdistysten laskua.",
+                        "Queued payments that resemble an invoice of this organisation or its "
+                        "sub-organisations.")), size="1", color_scheme="gray"),
+                  rx.cond(DashboardState.show_unmatched,
+                          rx.link(t("Avaa jono", "Open the queue"), href="/admin/unmatched",
+                                  size="1", id="unmatched-queue-link")),
+                  spacing="1"),
               id_="unmatched-figure"),
         _stat(t("Viimeisin pankkiaineisto", "Latest bank file"),
               rx.cond(DashboardState.has_import, DashboardState.import_at, "–"),
