@@ -44,6 +44,7 @@ ALLOCATION_RULES = {
     "credited_invoice": "hyvitetty lasku / credited invoice",
     "manual_overpayment": "ylimaksu käsin / overpayment by hand",
     "paytrail-overpayment": "Paytrail-ylimaksu / Paytrail overpayment",
+    "from_credit": "saldosta / from credit",
 }
 
 

@@ -125,7 +125,7 @@ def person_balance(session: Session, actor: Actor, person_id: int) -> PersonBala
     open_where = [sa.or_(Invoice.person_id == person_id, Invoice.payer_id == person_id),
                   Invoice.kind != "credit_note", col(Invoice.status).in_(OPEN_STATUSES)]
     if org_match is not None:
-        credit_where.append(_payment_in(org_match))
+        credit_where.append(payment_in(org_match))
         open_where.append(org_match)
     credits = _allocation_rows(session, sa.and_(*credit_where))
     rows = session.exec(
@@ -141,7 +141,7 @@ def person_balance(session: Session, actor: Actor, person_id: int) -> PersonBala
     return PersonBalance(person_id, credit, open_cents, credit - open_cents, credits, invoices)
 
 
-def _payment_in(org_match: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+def payment_in(org_match: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     """The payment (`Payment` of the enclosing query) belongs to the organisations of
     `org_match`: booked to one of their invoices, or paid with the reference of one (a
     payment to a paid invoice is all credit on the payer, but the organisation saw it
@@ -208,7 +208,7 @@ def _filtered(session: Session, actor: Actor, query: PaymentQuery):  # type: ign
         actor.require("billing.read", org)
         org_match = (col(Organization.path).startswith(org.path)
                      if query.include_suborganizations else Organization.id == org.id)
-        stmt = stmt.where(_payment_in(org_match))
+        stmt = stmt.where(payment_in(org_match))
     if query.date_from:
         stmt = stmt.where(Payment.booking_date >= query.date_from)
     if query.date_to:
