@@ -20,7 +20,8 @@ from membook_app.payments.views import person_balance
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.portal.me import PortalState
 from models import Person
-from tests.db.test_bank_import_support import actor, make_invoice
+from tests.db.test_bank_import_support import actor, invoice_state, make_invoice
+from tests.db.test_credit_use import snapshot
 from tests.db.test_person_balance import REFS, two_clubs  # noqa: F401 — the fixture
 from tests.factories import make_member_login, make_staff
 from tests.handlers import call_handler, is_refusal, state_for
@@ -84,3 +85,58 @@ async def test_portal_shows_the_members_own_balance(two_clubs: dict[str, Any],  
     await call_handler(page, "load")
     assert (page.open_total, page.credit, page.net, page.owes) == (
         "50,00\xa0€", "7,00\xa0€", "43,00\xa0€", True)
+
+
+async def _loaded(db_url: str, token: str, person_id: int) -> Any:
+    page = _person_page(token, person_id)
+    await call_handler(page, "load")
+    return page
+
+
+async def test_person_page_pays_an_invoice_from_credit(two_clubs: dict[str, Any],  # noqa: F811
+                                                       db_url: str) -> None:
+    """Club A's treasurer is offered club A's invoice with club A's credit (2,00 €)."""
+    a_open = two_clubs["invoices"]["a_open"]
+    page = await _loaded(db_url, make_staff(db_url, "ta3@example.fi", two_clubs["tree"].club_a,
+                                            "treasurer"), two_clubs["niemi"])
+    assert [(o.invoice_id, o.amount) for o in page.credit_offers] == [(str(a_open), "2,00")]
+    await call_handler(page, "pay_from_credit", {"invoice_id": str(a_open), "amount": "1,50"})
+    assert (page.credit_error, page.credit_message) == (
+        "", "Maksettu saldosta / paid from credit 1,50\xa0€")
+    assert (page.credit, page.open_total) == ("0,50\xa0€", "18,50\xa0€")
+    assert [o.amount for o in page.credit_offers] == ["0,50"]
+    with session_scope(db_url) as s:
+        assert invoice_state(s, a_open) == ("partly_paid", 150)
+
+
+async def test_pay_from_credit_refusals_change_nothing(two_clubs: dict[str, Any],  # noqa: F811
+                                                       db_url: str) -> None:
+    tree, niemi = two_clubs["tree"], two_clubs["niemi"]
+    a_open = str(two_clubs["invoices"]["a_open"])
+    form = {"invoice_id": a_open, "amount": "1,00"}
+    before = snapshot(db_url)
+    # Not staff at all: the guard sends them away before anything is read.
+    for token in ("", "forged", make_member_login(db_url, "pekka@example.fi")):
+        page = _person_page(token, niemi)
+        page.person_id = niemi
+        assert is_refusal(await call_handler(page, "pay_from_credit", form))
+    # Staff who may not pay club A's invoice: the service refuses (an error toast).
+    for token in (make_staff(db_url, "dv@example.fi", tree.district, "viewer"),
+                  make_staff(db_url, "tb3@example.fi", tree.club_b, "treasurer")):
+        page = await _loaded(db_url, token, niemi)
+        assert is_refusal(await call_handler(page, "pay_from_credit", form))
+        assert page.credit_message == ""
+    assert snapshot(db_url) == before
+    # Club A's treasurer with bad input: the reason beside the balance, nothing written.
+    page = await _loaded(db_url, make_staff(db_url, "ta4@example.fi", tree.club_a, "treasurer"),
+                         niemi)
+    for bad in ({"invoice_id": a_open, "amount": "3,00"},  # 5,00 € came through club B
+                {"invoice_id": a_open, "amount": "0"},
+                {"invoice_id": a_open, "amount": "-1,00"},
+                {"invoice_id": a_open, "amount": "12,345"},
+                {"invoice_id": a_open, "amount": "kaksi"},
+                {"invoice_id": "x", "amount": "1,00"},
+                {"invoice_id": str(two_clubs["invoices"]["a_over"]), "amount": "1,00"}):
+        await call_handler(page, "pay_from_credit", bad)
+        assert page.credit_error and page.credit_message == "", bad
+    assert snapshot(db_url) == before

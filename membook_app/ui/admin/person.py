@@ -9,9 +9,11 @@ from datetime import date
 
 import reflex as rx
 
+from membook_app.cli.refs import parse_euros
 from membook_app.db import session_scope
 from membook_app.errors import FormErrors, ValidationError
 from membook_app.formatting import fi_date, fi_datetime, money
+from membook_app.payments.credit_use import apply_credit, credit_offers
 from membook_app.payments.labels import ALLOCATION_RULES, INVOICE_STATUSES, label
 from membook_app.payments.views import person_balance
 from membook_app.register import custom_fields as cf
@@ -102,6 +104,17 @@ class OpenInvoiceView:
 
 
 @dataclasses.dataclass
+class CreditOfferView:
+    """An open invoice the staff member may pay from the payer's credit."""
+
+    key: str
+    invoice_id: str
+    reference: str
+    open_amount: str
+    amount: str  # the default, as the euro input takes it: 12,50
+
+
+@dataclasses.dataclass
 class CreditView:
     key: str
     booked: str
@@ -134,6 +147,9 @@ class PersonState(StaffState):
     net_negative: bool = False
     open_invoices: list[OpenInvoiceView] = []
     credits: list[CreditView] = []
+    credit_offers: list[CreditOfferView] = []
+    credit_message: str = ""
+    credit_error: str = ""
 
     def _fill(self, session, person) -> None:  # type: ignore[no-untyped-def]
         actor = current_actor()
@@ -169,6 +185,12 @@ class PersonState(StaffState):
             CreditView(f"credit-{c.allocation_id}", fi_date(c.booking_date), c.payer_name or "",
                        label(ALLOCATION_RULES, c.rule), money(c.amount_cents))
             for c in balance.credits]
+        offers = credit_offers(session, current_actor(), person.id)
+        self.credit_offers = [
+            CreditOfferView(f"offer-{i.invoice_id}-{offers[i.invoice_id]}", str(i.invoice_id),
+                            i.reference,
+                            money(i.open_cents), _euro_input(offers[i.invoice_id]))
+            for i in balance.open_invoices if i.invoice_id in offers]
 
     def _fill_depth(self, session, person) -> None:  # type: ignore[no-untyped-def]
         """Household, status history and custom fields of the person."""
@@ -197,6 +219,7 @@ class PersonState(StaffState):
         """Open the record named in the URL; the opening itself is logged."""
         raw = self.router.url.query_parameters.get("id", "")
         self.errors, self.saved, self.membership_error = {}, False, ""
+        self.credit_message, self.credit_error = "", ""
         if not raw.isdigit():
             raise ValidationError("Henkilöä ei löydy", "Person not found")
         with session_scope() as session:
@@ -287,6 +310,34 @@ class PersonState(StaffState):
 
     @rx.event
     @guarded("staff")
+    def pay_from_credit(self, form: dict[str, str]) -> None:
+        """Pay one of the person's open invoices from their credit balance.
+
+        The service checks the invoice, its payer, the actor's rights and the amount;
+        its refusals of the input are shown beside the balance."""
+        self.credit_message, self.credit_error = "", ""
+        raw_id = str(form.get("invoice_id", ""))
+        try:
+            if not raw_id.isdigit():
+                raise ValidationError("Laskua ei löydy", "Invoice not found")
+            try:
+                cents = parse_euros(str(form.get("amount", "")).replace("€", "")
+                                    .replace("\xa0", "").replace(" ", ""))
+            except ValueError:
+                raise ValidationError("Anna summa euroina, esim. 12,50",
+                                      "Give the amount in euros, e.g. 12,50",
+                                      field="amount") from None
+            with session_scope() as session:
+                use = apply_credit(session, current_actor(), self.person_id, int(raw_id),
+                                   cents)
+        except ValidationError as exc:
+            self.credit_error = str(exc)
+            return
+        self.credit_message = f"Maksettu saldosta / paid from credit {money(use.amount_cents)}"
+        self._reload()
+
+    @rx.event
+    @guarded("staff")
     def save_custom(self, form: dict[str, str]) -> None:
         """Save custom field values; each organisation's fields are checked by their kind."""
         self.custom_saved = False
@@ -316,6 +367,11 @@ class PersonState(StaffState):
             return
         self.custom_errors, self.custom_saved = {}, True
         self._reload()
+
+
+def _euro_input(cents: int) -> str:
+    """Cents as the euro input takes them back (`parse_euros`): 1250 → 12,50."""
+    return f"{cents // 100},{cents % 100:02d}"
 
 
 def _field(name: str) -> rx.Component:
@@ -410,6 +466,35 @@ def _household_section() -> rx.Component:
         width="100%")
 
 
+def _credit_offer(o: CreditOfferView) -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.text(o.reference, " · ", t("avoinna", "open"), " ", o.open_amount, size="2"),
+            rx.input(type="hidden", name="invoice_id", value=o.invoice_id),
+            rx.input(name="amount", default_value=o.amount, input_mode="decimal",
+                     width="7em", aria_label="€"),
+            rx.button(t("Maksa saldosta", "Pay from credit"), type="submit", variant="soft",
+                      size="2"),
+            align="center", wrap="wrap"),
+        on_submit=PersonState.pay_from_credit, key=o.key)
+
+
+def _credit_use() -> rx.Component:
+    """One small form per invoice the staff member may pay from the payer's credit."""
+    return rx.vstack(
+        rx.cond(PersonState.credit_offers.length() > 0, rx.vstack(
+            rx.text(t("Maksa saldosta", "Pay from credit"), size="2", weight="medium"),
+            rx.foreach(PersonState.credit_offers, _credit_offer),
+            spacing="2", id="credit-offers")),
+        rx.cond(PersonState.credit_message != "",
+                rx.text(PersonState.credit_message, color_scheme="green", size="2",
+                        id="credit-message")),
+        rx.cond(PersonState.credit_error != "",
+                rx.text(PersonState.credit_error, color_scheme="red", size="2",
+                        id="credit-error")),
+        spacing="2", width="100%")
+
+
 def _balance_section() -> rx.Component:
     header = rx.table.header(rx.table.row(
         rx.table.column_header_cell(t("Viite", "Reference")),
@@ -437,6 +522,7 @@ def _balance_section() -> rx.Component:
                 rx.table.cell(i.organization), rx.table.cell(i.due), rx.table.cell(i.status),
                 rx.table.cell(i.open_amount), key=i.key))),
             size="1", width="100%", id="balance-invoices")),
+        _credit_use(),
         rx.cond(PersonState.credits.length() > 0, rx.vstack(
             rx.text(t("Saldon tapahtumat", "Credit entries"), size="2", weight="medium"),
             rx.foreach(PersonState.credits, lambda c: rx.text(
