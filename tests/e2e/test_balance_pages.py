@@ -7,6 +7,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
+from membook_app.banking.references import make_national
+from membook_app.db import session_scope
+from membook_app.payments.bank_import import import_bank_file
+from tests.db.test_bank_import_support import camt054, make_invoice
 from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -47,3 +51,44 @@ def test_member_sees_own_balance_on_a_phone(server: dict[str, str], page: Page) 
     box = balance.bounding_box()
     assert box is not None and box["width"] <= 390
     shot(page, "member-portal-balance")
+
+
+def _payer_with_club_credit(database_url: str) -> int:
+    """A Helsingin Reippaat ry payer who over-pays a club invoice by 10,00 € (a real bank
+    import) and then has another open invoice of the club to pay from that credit."""
+    engine = create_engine(database_url)
+    with engine.connect() as c:
+        club, person_id = c.execute(text(
+            "SELECT o.id, i.payer_id FROM invoice i "
+            "JOIN organization o ON o.id = i.organization_id "
+            "WHERE o.name = 'Helsingin Reippaat ry' AND i.kind = 'invoice' "
+            "ORDER BY i.id DESC LIMIT 1")).one()
+    engine.dispose()
+    make_invoice(database_url, club, person_id, make_national("987640"), 1500)
+    with session_scope(database_url) as s:
+        import_bank_file(s, None, camt054([{"archive": "E2E-CREDIT", "cents": 2500,
+                                            "ref": make_national("987640")}],
+                                          msg_id="E2E-CREDIT"), "over.xml")
+    make_invoice(database_url, club, person_id, make_national("987650"), 3500)
+    return int(person_id)
+
+
+def test_treasurer_pays_from_credit_on_a_phone(server: dict[str, str], page: Page) -> None:
+    base = server["base"]
+    person_id = _payer_with_club_credit(server["DATABASE_URL"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, base, "helsinki.admin@membook.example")
+    expect(page).to_have_url(f"{base}/admin", timeout=60_000)
+    page.goto(f"{base}/admin/person?id={person_id}")
+    offers = page.locator("#credit-offers")
+    expect(offers).to_contain_text(make_national("987650"), timeout=30_000)
+    offer = offers.locator("form").filter(has_text=make_national("987650"))
+    amount = offer.locator("input[name=amount]")
+    expected = "10,00"
+    expect(amount).to_have_value(expected)
+    box = offers.bounding_box()
+    assert box is not None and box["width"] <= 390
+    offer.get_by_role("button").click()
+    expect(page.locator("#credit-message")).to_contain_text(f"{expected}\xa0€")
+    expect(page.locator("#balance-credit")).to_have_text("0,00\xa0€")
+    shot(page, "admin-person-pay-from-credit")
