@@ -7,7 +7,7 @@ category, so an invoice carries about three lines. A few percent of people
 are paid for by a household payer, a few have no email. Each database is
 created fresh, migrated with Alembic and dropped afterwards.
 
-    .venv/bin/python bench/invoicing.py [--people 100000] [--db sqlite|postgresql|both] [--no-emails]
+    .venv/bin/python bench/invoicing.py [--people N] [--db sqlite|postgresql|both] [--no-emails]
 
 Phases run in order per database (`PHASES`, then queueing the run's email,
 bench/invoice_mail.py's `phase_emails`, unless `--no-emails`): the issue asks for the
