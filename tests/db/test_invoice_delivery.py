@@ -230,6 +230,25 @@ def test_crash_resume_sends_nobody_the_same_invoice_twice(
     assert _job(db_url, resumed).status == "done"
 
 
+def test_progress_follows_the_messages_sent(db_url: str,
+                                           smtp: tuple[Inbox, SmtpConfig]) -> None:
+    """The bar moves with every chunk: 10 % once queued, then by the share tried."""
+    inbox, config = smtp
+    world = _world(db_url, 12, no_email=False, english=False)
+    job_id = _start(world)
+    chunks: list[list[int]] = []
+    delivery.queue_job_messages(job_id, chunks.append)
+    [ids] = chunks
+    assert _job(db_url, job_id).progress == 10
+    delivery.deliver_chunk(job_id, ids[:3], config)
+    assert _job(db_url, job_id).progress == 10 + 90 * 3 // 12
+    delivery.deliver_chunk(job_id, ids[3:9], config)
+    assert _job(db_url, job_id).progress == 10 + 90 * 9 // 12
+    delivery.deliver_chunk(job_id, ids[9:], config)
+    job = _job(db_url, job_id)
+    assert (job.status, job.progress, len(inbox.received)) == ("done", 100, 12)
+
+
 def test_refused_recipient_is_retried_and_then_failed_with_the_reason(
         db_url: str, smtp: tuple[Inbox, SmtpConfig]) -> None:
     inbox, config = smtp
