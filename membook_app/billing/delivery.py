@@ -284,15 +284,21 @@ def preview_mail(session: Session, actor: Actor, organization_id: int,
 
 
 def start_mail_job(session: Session, actor: Actor, organization_id: int,
-                   run_id: int | None = None) -> Job:
-    """Record a send job for the organisation's unsent invoices (or one run's)."""
+                   run_id: int | None = None, *, attach_pdf: bool = False) -> Job:
+    """Record a send job for the organisation's unsent invoices (or one run's).
+
+    `attach_pdf`: the messages also carry each invoice as a PDF (some members' mail
+    programs or bookkeepers want the document itself); the link is in every message
+    either way, and the default is the link alone, as the issue asks.
+    """
     org = _organization(session, actor, organization_id, "billing.write")
     _check_run(session, org, run_id)
     preview = preview_mail(session, actor, organization_id, run_id)
     if preview.to_send == 0:
         raise ValidationError("Ei lähetettäviä laskuja", "No invoices to send")
     return create_job(session, actor, JOB_KIND, organization_id=organization_id,
-                      params={"run_id": run_id, "to_send": preview.to_send})
+                      params={"run_id": run_id, "to_send": preview.to_send,
+                              "attach_pdf": bool(attach_pdf)})
 
 
 # --- queueing -------------------------------------------------------------------------------
@@ -599,11 +605,40 @@ def _claim(session: Session, message_id: int) -> bool:
     return claimed == 1
 
 
-def deliver_messages(message_ids: list[int], config: SmtpConfig) -> dict[str, int]:
+def message_invoice_ids(session: Session, dedupe_key: str | None) -> list[int]:
+    """The invoices a message mails, read back from its key (`message_key`)."""
+    parts = (dedupe_key or "").split(":")
+    if len(parts) == 3 and parts[0] == "invoice" and parts[1].isdigit():
+        return [int(parts[1])]
+    if len(parts) == 5 and parts[0] == "invoices" and all(p.isdigit() for p in parts[1:4]):
+        run_id, org_id, payer_id = (int(p) for p in parts[1:4])
+        return [int(i) for i in session.execute(
+            sa.select(Invoice.id).where(Invoice.run_id == run_id,
+                                        Invoice.organization_id == org_id,
+                                        Invoice.payer_id == payer_id,
+                                        Invoice.kind == "invoice").order_by(Invoice.id)
+        ).scalars()]
+    return []
+
+
+def invoice_attachments(session: Session, message: OutboxMessage) -> list[tuple[str, bytes]]:
+    """Each invoice of the message as a PDF, the same document as the page's /i/….pdf."""
+    from membook_app.billing.invoice_view import load_views
+    from membook_app.billing.pdf import render_pdf
+
+    ids = message_invoice_ids(session, message.dedupe_key)
+    views = load_views(session, ids)
+    return [(f"lasku-{views[i].reference_compact}.pdf", render_pdf(views[i]))
+            for i in ids if i in views]
+
+
+def deliver_messages(message_ids: list[int], config: SmtpConfig, *,
+                     attach_pdf: bool = False) -> dict[str, int]:
     """Send these outbox messages, with the outbox's protocol (see `mail/outbox.py`).
 
     The outbox's `deliver_pending` drains the oldest queued mail; a send job needs the
     same protocol for exactly its own chunk, so several workers share a big run.
+    `attach_pdf`: add each invoice's PDF, made now (`invoice_attachments`).
     """
     counts = {"sent": 0, "failed": 0, "retry": 0}
     for message_id in message_ids:
@@ -613,7 +648,8 @@ def deliver_messages(message_ids: list[int], config: SmtpConfig) -> dict[str, in
             message = session.get(OutboxMessage, message_id)
             assert message is not None
             try:
-                send_one(config, message)
+                send_one(config, message,
+                         invoice_attachments(session, message) if attach_pdf else ())
             except Exception as exc:  # noqa: BLE001 - every SMTP failure is recorded
                 final = message.attempts >= MAX_ATTEMPTS
                 message.status = "failed" if final else "queued"
@@ -667,7 +703,10 @@ def deliver_chunk(job_id: int, message_ids: list[int], config: SmtpConfig | None
     cannot make it wrong.
     """
     config = config or SmtpConfig.from_settings(get_settings())
-    counts = deliver_messages(message_ids, config) if config else {}
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+        attach_pdf = bool(((job.params if job else None) or {}).get("attach_pdf"))
+    counts = deliver_messages(message_ids, config, attach_pdf=attach_pdf) if config else {}
     with session_scope() as session:
         job = session.get(Job, job_id)
         if job is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 
@@ -43,8 +44,13 @@ def _message_id(mail_from: str) -> str:
     return make_msgid(domain=domain)
 
 
-def send_one(config: SmtpConfig, message: OutboxMessage) -> None:
-    """Hand one message to the SMTP server; raises SmtpRefused unless it was accepted."""
+def send_one(config: SmtpConfig, message: OutboxMessage,
+             attachments: Sequence[tuple[str, bytes]] = ()) -> None:
+    """Hand one message to the SMTP server; raises SmtpRefused unless it was accepted.
+
+    `attachments` ((filename, PDF bytes)) are made at send time, never stored in the
+    outbox: an invoice's PDF is rebuilt from the database whenever it is needed.
+    """
     mail = emails.html(
         html=message.html_body or None,
         text=message.text_body,
@@ -53,6 +59,9 @@ def send_one(config: SmtpConfig, message: OutboxMessage) -> None:
         message_id=_message_id(config.mail_from),
     )
     mail.set_headers({"X-Membook-Message-Id": str(message.id)})
+    for filename, data in attachments:
+        mail.attach(data=data, filename=filename, mime_type="application/pdf",
+                    content_disposition="attachment")
     smtp: dict[str, object] = {"host": config.host, "port": config.port,
                                "timeout": config.timeout}
     if config.user:

@@ -23,6 +23,7 @@ from membook_app.mail.smtp import SmtpConfig
 from models import Invoice, OutboxMessage
 from tests.db.test_billing_fees import World, billing_world, set_payer
 from tests.db.test_invoice_delivery import Inbox, actor_for, smtp  # noqa: F401 (fixture)
+from tests.pdf_text import pdf_text
 
 ISSUE, DUE = date(2026, 12, 1), date(2027, 1, 31)
 _ITEM = re.compile(r"Jäsen:\s+(?P<member>.+)\n(?:.*\n)*?\s+(?P<link>http://\S+/i/[\w.-]+)\n")
@@ -37,11 +38,13 @@ def world(db_url: str) -> World:
     return world
 
 
-def _send(world: World, config: SmtpConfig, run_id: int | None = None) -> dict[str, int]:
+def _send(world: World, config: SmtpConfig, run_id: int | None = None, *,
+          attach_pdf: bool = False) -> dict[str, int]:
     treasurer = actor_for(world.url, "rahastonhoitaja@example.fi", world.tree.club_a,
                           "treasurer")
     with session_scope(world.url) as s:
-        job_id = delivery.start_mail_job(s, treasurer, world.tree.club_a, run_id).id
+        job_id = delivery.start_mail_job(s, treasurer, world.tree.club_a, run_id,
+                                         attach_pdf=attach_pdf).id
     chunks: list[list[int]] = []
     totals = delivery.queue_job_messages(job_id, chunks.append)
     for chunk in chunks:
@@ -73,6 +76,7 @@ def test_household_payer_gets_one_message_listing_each_invoice(
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert text.startswith("Hei Matti Virtanen,") and "3 laskua" in text
+    assert list(message.iter_attachments()) == []  # the link, not an attachment, by default
 
     invoices = _invoices_of(url, people["full"])
     names = {people["full"]: "Matti Virtanen", people["dependant"]: "Ville Virtanen",
@@ -126,3 +130,20 @@ def test_a_chunk_never_splits_a_payers_message(
     [text] = [m.get_body(("plain",)).get_content() for r, m in inbox.received
               if r == ["matti@example.fi"]]
     assert len(_ITEM.findall(text)) == 3
+
+
+def test_attached_pdfs_when_the_treasurer_asks(
+        world: World, smtp: tuple[Inbox, SmtpConfig]) -> None:  # noqa: F811
+    inbox, config = smtp
+    assert _send(world, config, attach_pdf=True)["queued"] == 2
+    [(_, message)] = [(r, m) for r, m in inbox.received if r == ["matti@example.fi"]]
+    invoices = _invoices_of(world.url, world.people["full"])
+    attached = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+    assert set(attached) == {f"lasku-{i.reference}.pdf" for i in invoices.values()}
+    for invoice in invoices.values():
+        data = attached[f"lasku-{invoice.reference}.pdf"]
+        assert data.startswith(b"%PDF")
+        text = pdf_text(data)
+        assert printed_reference(invoice.reference) in text and "Matti Virtanen" in text
+    # The message still carries each invoice's link.
+    assert len(_ITEM.findall(message.get_body(("plain",)).get_content())) == 3

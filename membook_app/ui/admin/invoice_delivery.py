@@ -49,6 +49,7 @@ class InvoiceMailState(StaffState):
     waiting: int = 0
     sending: int = 0
     problem: str = ""
+    attach_pdf: bool = False
     _job_id: int = 0
 
     def _run_id(self) -> int | None:
@@ -90,6 +91,12 @@ class InvoiceMailState(StaffState):
 
     @rx.event
     @guarded("staff")
+    def set_attach_pdf(self, value: bool) -> None:
+        """Also attach each invoice as a PDF (off by default: the link is enough)."""
+        self.attach_pdf = bool(value)
+
+    @rx.event
+    @guarded("staff")
     def send(self):  # type: ignore[no-untyped-def]
         """Record the send job (the service checks billing.write) and queue it."""
         if self.running:
@@ -98,7 +105,7 @@ class InvoiceMailState(StaffState):
             raise ValidationError("Valitse yhdistys", "Choose an organisation")
         with session_scope() as session:
             job = delivery.start_mail_job(session, current_actor(), int(self.org_id),
-                                          self._run_id())
+                                          self._run_id(), attach_pdf=self.attach_pdf)
             job_id = job.id
         from tasks.invoice_mail import send_invoice_mail
 
@@ -169,6 +176,9 @@ def invoice_mail_view() -> rx.Component:
                   "already-sent"),
             spacing="6", wrap="wrap",
         ),
+        rx.checkbox(t("Liitä laskut myös PDF-tiedostoina", "Also attach the invoices as PDF"),
+                    id="mail-attach-pdf", checked=InvoiceMailState.attach_pdf,
+                    on_change=InvoiceMailState.set_attach_pdf),
         rx.button(t("Lähetä laskut", "Send the invoices"), id="mail-send",
                   on_click=InvoiceMailState.send,
                   disabled=InvoiceMailState.running | (InvoiceMailState.to_send == 0)),
