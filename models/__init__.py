@@ -17,7 +17,14 @@ from models.billing import (
 )
 from models.extras import CUSTOM_FIELD_KINDS, CustomField, CustomFieldValue, DeletionRequest, Job
 from models.mail import OutboxMessage
-from models.money import PAYMENT_SOURCES, Allocation, BankImport, Payment, PaytrailAttempt
+from models.money import (
+    PAYMENT_SOURCES,
+    Allocation,
+    BankImport,
+    CreditRefund,
+    Payment,
+    PaytrailAttempt,
+)
 from models.organization import Organization, Plan
 from models.person import (
     LANGUAGES,
@@ -41,6 +48,7 @@ __all__ = [
     "PAYMENT_SOURCES",
     "Allocation",
     "BankImport",
+    "CreditRefund",
     "CustomField",
     "CustomFieldValue",
     "DeletionRequest",

@@ -103,8 +103,29 @@ class Allocation(SQLModel, table=True):
     # foreign key or index: the bank import writes allocations by the 100,000 (migration
     # e7a2b5c8d1f6).
     credit_note_id: int | None = None
+    # Set on the negative `refund` allocations with which the operator paid credit back to
+    # the payer (payments/credit_refunds.py). No foreign key or index, for the same reason
+    # (migration f8b3c6d9e2a7).
+    credit_refund_id: int | None = None
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class CreditRefund(SQLModel, table=True):
+    """Credit the operator pays back to a payer's account; owed until `paid_on` is set.
+
+    The money leaves the payer's balance with `refund` allocations at once; it leaves the
+    escrow account only when the operator has transferred it and records the day."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    amount_cents: int
+    iban: str = Field(max_length=34)
+    note: str = Field(default="", max_length=500)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    paid_on: date | None = None
+    paid_by_user_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 class PaytrailAttempt(SQLModel, table=True):

@@ -37,7 +37,7 @@ INVOICE_STATUSES = {
 }
 # Allocation.kind and Allocation.rule.
 ALLOCATION_KINDS = {"invoice": "laskulle / to invoice", "credit": "saldolle / to credit",
-                    "reversal": "oikaisu / reversal"}
+                    "reversal": "oikaisu / reversal", "refund": "palautus / refund"}
 ALLOCATION_RULES = {
     **MATCH_RULES,
     "overpayment": "ylimaksu / overpayment", "paid_invoice": "maksettu lasku / paid invoice",
@@ -45,6 +45,7 @@ ALLOCATION_RULES = {
     "manual_overpayment": "ylimaksu käsin / overpayment by hand",
     "paytrail-overpayment": "Paytrail-ylimaksu / Paytrail overpayment",
     "from_credit": "saldosta / from credit",
+    "credit_refund": "saldon palautus / credit refund",
 }
 
 

@@ -14,7 +14,9 @@ the closing balance of the latest imported camt.053 statement (docs/settlements.
 * **fees** — the transaction fees kept from settlements (the operator's, no longer the
   organisations' money);
 * **refunds** — payments marked to be refunded: owed back to their payers, or paid back
-  (the operator recorded the day, `payments.refunds.mark_refund_paid`).
+  (the operator recorded the day, `payments.refunds.mark_refund_paid`); and credit paid
+  back to payers (`payments.credit_refunds`) once the operator recorded the day: until
+  then that money is still in the account, counted in the payments it came with.
 
 The difference to the statement is explained line by line: the balance already in the
 account before Membook's first statement, payments waiting in the unmatched queue,
@@ -43,12 +45,13 @@ from membook_app.formatting import HELSINKI
 from membook_app.payments.bank_import import helsinki_today
 from membook_app.payments.matching import MATCHED_STATUSES
 from membook_app.settings import get_settings
-from models import BankImport, Payment, Settlement, SettlementRun
+from models import BankImport, CreditRefund, Payment, Settlement, SettlementRun
 
 _PAYMENT = Payment.__table__.c  # type: ignore[attr-defined]
 _SETTLEMENT = Settlement.__table__.c  # type: ignore[attr-defined]
 _RUN = SettlementRun.__table__.c  # type: ignore[attr-defined]
 _IMPORT = BankImport.__table__.c  # type: ignore[attr-defined]
+_CREDIT_REFUND = CreditRefund.__table__.c  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
     sums = _bank_sums(session, day, statement_date, first.closing_balance_date if first else None,
                       approved)
     paid_back = _refunds_paid(session, day, statement_date)
+    credit_back = _credit_refunds_paid(session, day, statement_date)
 
     settled_n, settled_c, fees_c, missing_n, missing_c, differs_c = _settlement_sums(
         session, approved, statement_date)
@@ -258,7 +262,7 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
                                      latest.closing_balance_date,
                                      int(latest.closing_balance_cents))
         explained = _explain(sums, int(first.opening_balance_cents or 0), fees_c,
-                             missing_n, missing_c, differs_c, paid_back[1])
+                             missing_n, missing_c, differs_c, paid_back[1], credit_back)
     booked_n, booked_c = session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_PAYMENT.amount_cents), 0))
         .where(_PAYMENT.source == "paytrail", _PAYMENT.booking_date <= day)).one()
@@ -269,7 +273,8 @@ def reconcile(session: Session, actor: Actor, as_of: date | None = None) -> Reco
         fees=Amount("fees", "Palvelumaksut", "Transaction fees", fees_c),
         refunds=(Amount("refunds_owed", "Palautettavat maksajille", "Refunds owed to payers",
                         marked.cents - paid_back[0].cents, marked.count - paid_back[0].count),
-                 paid_back[0]),
+                 dataclasses.replace(paid_back[0], cents=paid_back[0].cents + credit_back[0].cents,
+                                     count=paid_back[0].count + credit_back[0].count)),
         statement=statement, explained=explained,
         paytrail=PaytrailGap(int(booked_c), int(booked_n), psp.cents, psp.count))
 
@@ -296,6 +301,24 @@ def _refunds_paid(session: Session, as_of: date, statement_date: date | None
     return (Amount("refunds_paid", "Palautettu maksajille", "Refunds paid back to payers",
                    int(c_day), int(n_day)),
             Amount("refunds_paid_on_statement", "", "", int(c_st), int(n_st)))
+
+
+def _credit_refunds_paid(session: Session, as_of: date, statement_date: date | None
+                         ) -> tuple[Amount, Amount]:
+    """Credit refunds paid back by `as_of` and those paid back by the statement date (their
+    debit is on the statement): one query over the few credit refunds."""
+    by_day = _CREDIT_REFUND.paid_on <= as_of
+    on_statement = _CREDIT_REFUND.paid_on <= statement_date if statement_date else sa.false()
+    n_day, c_day, n_st, c_st = session.execute(sa.select(
+        sa.func.count(sa.case((by_day, 1))),
+        sa.func.coalesce(sa.func.sum(sa.case((by_day, _CREDIT_REFUND.amount_cents),
+                                             else_=0)), 0),
+        sa.func.count(sa.case((on_statement, 1))),
+        sa.func.coalesce(sa.func.sum(sa.case((on_statement, _CREDIT_REFUND.amount_cents),
+                                             else_=0)), 0),
+    ).where(_CREDIT_REFUND.paid_on.is_not(None))).one()
+    return (Amount("credit_refunds_paid", "", "", int(c_day), int(n_day)),
+            Amount("credit_refunds_paid_on_statement", "", "", int(c_st), int(n_st)))
 
 
 def _settlement_sums(session: Session, approved: sa.Subquery, statement_date: date | None
@@ -330,8 +353,8 @@ def _less(amount: Amount, part: Amount, sign: int = 1) -> Amount:
 
 
 def _explain(sums: dict[tuple[str, str], tuple[int, int]], opening_first: int, fees: int,
-             missing_n: int, missing_c: int, differs_c: int, paid_back: Amount
-             ) -> tuple[Amount, ...]:
+             missing_n: int, missing_c: int, differs_c: int, paid_back: Amount,
+             credit_back: tuple[Amount, Amount]) -> tuple[Amount, ...]:
     """Statement − expected, term by term (see the module docstring); lines of 0 € with
     nothing behind them are left out."""
     every = ("reference", "correction", "psp", "refund", "unmatched", "payout", "outgoing",
@@ -348,11 +371,17 @@ def _explain(sums: dict[tuple[str, str], tuple[int, int]], opening_first: int, f
                       "Marked for refund, in the account until paid back", ("refund",), on),
               paid_back),
         # A refund recorded as paid back explains one outgoing debit of its amount.
-        _less(_amount(sums, "outgoing",
-                      "Lähteneet veloitukset, joita mikään tilitys tai kirjattu palautus ei "
-                      "selitä", "Outgoing debits no settlement or recorded refund explains "
-                      "(bank charges, fee transfers)", ("outgoing",), on),
-              paid_back, sign=-1),
+        _less(_less(_amount(sums, "outgoing",
+                            "Lähteneet veloitukset, joita mikään tilitys tai kirjattu palautus "
+                            "ei selitä", "Outgoing debits no settlement or recorded refund "
+                            "explains (bank charges, fee transfers)", ("outgoing",), on),
+                    paid_back, sign=-1),
+              credit_back[1], sign=-1),
+        # Credit paid back after the statement date: the books no longer count it, the
+        # statement still shows it.
+        dataclasses.replace(_less(credit_back[0], credit_back[1]), key="credit_refunds_pending",
+                            fi="Saldon palautukset, joita tiliote ei vielä näytä",
+                            en="Credit refunds paid back after the statement date"),
         _amount(sums, "other", "Muut pankkitapahtumat", "Other bank movements", ("other",), on),
         Amount("fees", "Palvelumaksut ovat tilillä kunnes ne siirretään",
                "Transaction fees stay in the account until transferred", fees),

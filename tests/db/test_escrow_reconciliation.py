@@ -291,3 +291,51 @@ def test_only_the_operator_records_a_refund_paid(db_url: str) -> None:
             call(s, actor(db_url, treasurer))
     with session_scope(db_url) as s:
         assert s.get(Payment, gift).refunded_on is None  # type: ignore[union-attr]
+
+
+def test_credit_refund_stays_in_the_account_until_paid_back(db_url: str) -> None:
+    """Virtanen pays 50,00 € for a 35,00 € invoice: 15,00 € of credit, refunded to him.
+    Owed, the money is still in the account (nothing changes); recorded paid back on
+    27.11., it counts with the refunds paid back, and the next statement's debit of it is
+    no unexplained outgoing one."""
+    from datetime import datetime
+
+    from membook_app.formatting import HELSINKI
+    from membook_app.payments.credit_refunds import refund_credit
+    from membook_app.payments.refunds import mark_credit_refund_paid
+    from models import CreditRefund
+    world = make_world(db_url)
+    operator = make_staff(db_url, "op@example.fi", None, None, operator=True)
+    _import(db_url, camt053([{"archive": "C1", "cents": 5000, "ref": "20260011",
+                              "name": "Virtanen Matti"}], 0, "2026-11-26", "STMT-1"),
+            "stmt-1.xml")
+    day = date(2026, 11, 27)
+    with session_scope(db_url) as s:
+        done = refund_credit(s, actor(db_url, operator), world.people["virtanen"], 1500,
+                             iban="FI4250001510000023", note="")
+        s.flush()
+        s.get(CreditRefund, done.credit_refund_id).created_at = datetime(  # type: ignore[union-attr]
+            2026, 11, 26, 12, tzinfo=HELSINKI)
+
+    def terms(r: Reconciliation) -> tuple[int, dict[str, tuple[int, int]],
+                                          dict[str, tuple[int, int]], int | None]:
+        return (r.expected_cents, {a.key: (a.cents, a.count) for a in r.refunds}, _lines(r),
+                r.unexplained_cents)
+
+    owed = terms(_reconcile(db_url, operator, day))
+    assert owed == (5000, {"refunds_owed": (0, 0), "refunds_paid": (0, 0)}, {}, 0)
+    with session_scope(db_url) as s:
+        mark_credit_refund_paid(s, actor(db_url, operator), done.credit_refund_id, day,
+                                today=day)
+    # Paid back, but the statement showing the debit is not imported yet.
+    assert terms(_reconcile(db_url, operator, day)) == (
+        3500, {"refunds_owed": (0, 0), "refunds_paid": (1500, 1)},
+        {"credit_refunds_pending": (1500, 1)}, 0)
+    _import(db_url, camt053([{"archive": "D1", "cents": 1500, "debit": True,
+                              "name": "Virtanen Matti"}], 5000, "2026-11-27", "STMT-2"),
+            "stmt-2.xml")
+    after = _reconcile(db_url, operator, day)
+    assert terms(after) == (3500, {"refunds_owed": (0, 0), "refunds_paid": (1500, 1)}, {}, 0)
+    assert after.statement is not None and after.statement.closing_cents == 3500
+    # Before the day paid back it was still in the account.
+    assert terms(_reconcile(db_url, operator, STATEMENT_DAY)) == owed
