@@ -11,15 +11,19 @@ from typing import Any
 
 import pytest
 from reflex.istate.data import ReflexURL, RouterData
+from sqlmodel import select
 
 import membook_app.membook_app  # noqa: F401
 from membook_app.banking.references import make_national
 from membook_app.db import session_scope
 from membook_app.errors import NotFound, PermissionDenied
+from membook_app.formatting import fi_date
+from membook_app.payments.bank_import import helsinki_today
 from membook_app.payments.views import person_balance
+from membook_app.ui.admin.escrow import EscrowState
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.portal.me import PortalState
-from models import Person
+from models import CreditRefund, Payment, Person
 from tests.db.test_bank_import_support import actor, invoice_state, make_invoice
 from tests.db.test_credit_use import snapshot
 from tests.db.test_person_balance import REFS, two_clubs  # noqa: F401 — the fixture
@@ -140,3 +144,64 @@ async def test_pay_from_credit_refusals_change_nothing(two_clubs: dict[str, Any]
         await call_handler(page, "pay_from_credit", bad)
         assert page.credit_error and page.credit_message == "", bad
     assert snapshot(db_url) == before
+
+
+def _credit_refunds(db_url: str) -> tuple[Any, ...]:
+    with session_scope(db_url) as s:
+        return tuple(s.exec(select(CreditRefund.id, CreditRefund.paid_on)).all())
+
+
+async def test_operator_refunds_credit_from_the_person_page(two_clubs: dict[str, Any],  # noqa: F811
+                                                            db_url: str) -> None:
+    """The form is prefilled with the whole credit and the latest payer IBAN; the refund
+    lowers the credit, then the escrow page lists it and marks it paid back once."""
+    with session_scope(db_url) as s:
+        over_b = s.exec(select(Payment).where(Payment.source_id == "OVER-B")).one()
+        over_b.payer_iban = "FI4250001510000023"
+        s.add(over_b)
+    operator = make_staff(db_url, "op2@example.fi", None, None, operator=True)
+    page = await _loaded(db_url, operator, two_clubs["niemi"])
+    assert (page.refund_amount, page.refund_iban) == ("7,00", "FI4250001510000023")
+    await call_handler(page, "refund_from_credit",
+                       {"amount": "2,50", "iban": "FI42 5000 1510 0000 23", "note": "kahdesti"})
+    assert (page.credit_error, page.credit_message) == (
+        "", "Saldoa palautettavana / credit to refund 2,50\xa0€ → FI4250001510000023")
+    assert (page.credit, page.refund_amount) == ("4,50\xa0€", "4,50")
+    escrow = state_for(EscrowState, operator)
+    await call_handler(escrow, "load")
+    [row] = escrow.refunds
+    assert (row.payer, row.iban, row.amount, row.message, row.paid_on) == (
+        "Niemi Pekka", "FI4250001510000023", "2,50\xa0€", "kahdesti", "")
+    escrow.refund_day = fi_date(helsinki_today())
+    await call_handler(escrow, "credit_refund_paid", row.credit_refund_id)
+    assert escrow.refunds[0].paid_on == fi_date(helsinki_today())
+    assert "already" in repr(await call_handler(escrow, "credit_refund_paid",
+                                                row.credit_refund_id))
+    assert _credit_refunds(db_url) == ((row.credit_refund_id, helsinki_today()),)
+
+
+async def test_refund_credit_refusals_change_nothing(two_clubs: dict[str, Any],  # noqa: F811
+                                                     db_url: str) -> None:
+    tree, niemi = two_clubs["tree"], two_clubs["niemi"]
+    form = {"amount": "1,00", "iban": "FI4250001510000023", "note": ""}
+    before = (snapshot(db_url), _credit_refunds(db_url))
+    for token in ("", "forged", make_member_login(db_url, "pekka@example.fi"),
+                  make_staff(db_url, "dv2@example.fi", tree.district, "viewer"),
+                  make_staff(db_url, "ta5@example.fi", tree.club_a, "treasurer"),
+                  make_staff(db_url, "ad5@example.fi", tree.club_a, "admin")):
+        page = _person_page(token, niemi)
+        page.person_id = niemi
+        assert is_refusal(await call_handler(page, "refund_from_credit", form))
+        assert page.credit_message == ""
+        escrow = state_for(EscrowState, token)
+        assert is_refusal(await call_handler(escrow, "credit_refund_paid", 1))
+    assert (snapshot(db_url), _credit_refunds(db_url)) == before
+    # The operator with bad input: the reason beside the balance, nothing written.
+    page = await _loaded(db_url, make_staff(db_url, "op3@example.fi", None, None,
+                                            operator=True), niemi)
+    for bad in ({**form, "amount": "7,01"}, {**form, "amount": "0"},
+                {**form, "amount": "kaksi"}, {**form, "iban": "FI42 5000 1510 0000 24"},
+                {**form, "iban": ""}):
+        await call_handler(page, "refund_from_credit", bad)
+        assert page.credit_error and page.credit_message == "", bad
+    assert (snapshot(db_url), _credit_refunds(db_url)) == before

@@ -19,7 +19,7 @@ from membook_app.ui.admin.outbox import OutboxState
 from membook_app.ui.admin.person import PersonState
 from membook_app.ui.admin.register import RegisterState
 from membook_app.ui.portal.me import PortalState
-from models import AuditEvent, Membership, OutboxMessage, Person, utcnow
+from models import AuditEvent, CreditRefund, Membership, OutboxMessage, Person, utcnow
 from tests.factories import make_member, make_member_login, make_staff, make_tree
 from tests.handlers import call_handler, is_refusal, state_for
 
@@ -30,7 +30,9 @@ def _snapshot(url: str, person_id: int) -> tuple[Any, ...]:
         memberships = s.exec(
             select(Membership.status).where(Membership.person_id == person_id)).all()
         changes = s.exec(select(AuditEvent.id).where(AuditEvent.action != "person.viewed")).all()
-        return (p.phone, p.street_address, p.first_name, tuple(memberships), len(changes))
+        refunds = s.exec(select(CreditRefund.id).where(CreditRefund.person_id == person_id)).all()
+        return (p.phone, p.street_address, p.first_name, tuple(memberships), len(changes),
+                tuple(refunds))
 
 
 @pytest.fixture
@@ -62,6 +64,18 @@ async def test_person_save_refused(world: dict[str, Any], who: str) -> None:
     state = state_for(PersonState, world[who])
     state.person_id = world["victim"]  # as if the attacker had steered the state
     result = await call_handler(state, "save", {"phone": "0509999999", "street_address": "Hack 1"})
+    assert is_refusal(result), result
+    assert _snapshot(world["url"], world["victim"]) == before
+
+
+@pytest.mark.parametrize("who", [*ATTACKERS, "admin_a"])
+async def test_refund_credit_refused(world: dict[str, Any], who: str) -> None:
+    """Only the operator pays credit back; even the person's own club's admin may not."""
+    before = _snapshot(world["url"], world["victim"])
+    state = state_for(PersonState, world[who])
+    state.person_id = world["victim"]
+    result = await call_handler(state, "refund_from_credit",
+                                {"amount": "1,00", "iban": "FI4250001510000023", "note": ""})
     assert is_refusal(result), result
     assert _snapshot(world["url"], world["victim"]) == before
 

@@ -1,7 +1,8 @@
 """/admin/escrow: the operator's escrow reconciliation — the expected balance from the
 books, the latest camt.053 closing balance, and the difference line by line
-(`membook_app.settlements.reconciliation`) — and the refunds to pay back, where the
-operator records the day a refund was paid (`membook_app.payments.refunds`)."""
+(`membook_app.settlements.reconciliation`) — and the refunds to pay back (payments marked
+for refund and credit paid back to payers), where the operator records the day a refund
+was paid (`membook_app.payments.refunds`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import reflex as rx
 from membook_app.db import session_scope
 from membook_app.formatting import fi_date, money, number
 from membook_app.payments.bank_import import helsinki_today
-from membook_app.payments.refunds import list_refunds, mark_refund_paid
+from membook_app.payments.refunds import (
+    list_refunds,
+    mark_credit_refund_paid,
+    mark_refund_paid,
+)
 from membook_app.register.validation import parse_date
 from membook_app.settlements.reconciliation import Amount, reconcile
 from membook_app.ui.admin.shell import StaffState, admin_page, nav_item
@@ -35,7 +40,9 @@ class AmountView:
 
 @dataclasses.dataclass
 class RefundView:
-    payment_id: int
+    key: str
+    payment_id: int  # 0 for a credit refund
+    credit_refund_id: int  # 0 for a payment marked for refund
     booked: str
     amount: str
     payer: str
@@ -69,9 +76,11 @@ class EscrowState(StaffState):
         with session_scope() as session:
             r = reconcile(session, current_actor(), parse_date(self.as_of, "as_of"))
             refunds = list_refunds(session, current_actor())
-        self.refunds = [RefundView(x.payment_id, fi_date(x.booking_date), money(x.amount_cents),
-                                   x.payer_name, x.payer_iban, x.message,
-                                   fi_date(x.refunded_on) if x.refunded_on else "")
+        self.refunds = [RefundView(f"c{x.credit_refund_id}" if x.credit_refund_id
+                                   else f"p{x.payment_id}", x.payment_id or 0,
+                                   x.credit_refund_id or 0, fi_date(x.booking_date),
+                                   money(x.amount_cents), x.payer_name, x.payer_iban,
+                                   x.message, fi_date(x.refunded_on) if x.refunded_on else "")
                         for x in refunds]
         self.refund_day = self.refund_day or fi_date(helsinki_today())
         self.day = fi_date(r.as_of)
@@ -125,6 +134,15 @@ class EscrowState(StaffState):
             mark_refund_paid(session, current_actor(), int(payment_id), day)
         self._load()
 
+    @rx.event
+    @guarded("operator")
+    def credit_refund_paid(self, credit_refund_id: int) -> None:
+        """Record that this credit refund was paid back on the chosen day (audited)."""
+        day = parse_date(self.refund_day, "paid_on") or helsinki_today()
+        with session_scope() as session:
+            mark_credit_refund_paid(session, current_actor(), int(credit_refund_id), day)
+        self._load()
+
 
 def _amount_row(row: AmountView) -> rx.Component:
     return rx.table.row(
@@ -158,10 +176,17 @@ def _refund_row(row: RefundView) -> rx.Component:
         rx.table.cell(row.amount, text_align="right"),
         rx.table.cell(rx.cond(
             row.paid_on != "", rx.text(row.paid_on),
-            rx.button(t("Merkitse palautetuksi", "Mark paid back"), size="1", variant="soft",
-                      on_click=EscrowState.refund_paid(row.payment_id),
-                      id=f"refund-paid-{row.payment_id}"))),
-        key=row.payment_id, id=f"refund-{row.payment_id}",
+            rx.cond(row.credit_refund_id > 0,
+                    rx.button(t("Merkitse palautetuksi", "Mark paid back"), size="1",
+                              variant="soft",
+                              on_click=EscrowState.credit_refund_paid(row.credit_refund_id),
+                              id=f"credit-refund-paid-{row.credit_refund_id}"),
+                    rx.button(t("Merkitse palautetuksi", "Mark paid back"), size="1",
+                              variant="soft", on_click=EscrowState.refund_paid(row.payment_id),
+                              id=f"refund-paid-{row.payment_id}")))),
+        key=row.key, id=rx.cond(row.credit_refund_id > 0,
+                                f"credit-refund-{row.credit_refund_id}",
+                                f"refund-{row.payment_id}"),
     )
 
 

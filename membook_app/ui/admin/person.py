@@ -13,6 +13,7 @@ from membook_app.cli.refs import parse_euros
 from membook_app.db import session_scope
 from membook_app.errors import FormErrors, ValidationError
 from membook_app.formatting import fi_date, fi_datetime, money
+from membook_app.payments.credit_refunds import refund_credit, refund_defaults
 from membook_app.payments.credit_use import apply_credit, credit_offers
 from membook_app.payments.labels import ALLOCATION_RULES, INVOICE_STATUSES, label
 from membook_app.payments.views import person_balance
@@ -150,6 +151,8 @@ class PersonState(StaffState):
     credit_offers: list[CreditOfferView] = []
     credit_message: str = ""
     credit_error: str = ""
+    refund_amount: str = ""  # operator only: the refund form's defaults
+    refund_iban: str = ""
 
     def _fill(self, session, person) -> None:  # type: ignore[no-untyped-def]
         actor = current_actor()
@@ -191,6 +194,10 @@ class PersonState(StaffState):
                             i.reference,
                             money(i.open_cents), _euro_input(offers[i.invoice_id]))
             for i in balance.open_invoices if i.invoice_id in offers]
+        self.refund_amount, self.refund_iban = "", ""
+        if current_actor().is_operator and balance.credit_cents > 0:
+            cents, iban = refund_defaults(session, current_actor(), person.id)
+            self.refund_amount, self.refund_iban = _euro_input(cents), iban
 
     def _fill_depth(self, session, person) -> None:  # type: ignore[no-untyped-def]
         """Household, status history and custom fields of the person."""
@@ -320,13 +327,7 @@ class PersonState(StaffState):
         try:
             if not raw_id.isdigit():
                 raise ValidationError("Laskua ei löydy", "Invoice not found")
-            try:
-                cents = parse_euros(str(form.get("amount", "")).replace("€", "")
-                                    .replace("\xa0", "").replace(" ", ""))
-            except ValueError:
-                raise ValidationError("Anna summa euroina, esim. 12,50",
-                                      "Give the amount in euros, e.g. 12,50",
-                                      field="amount") from None
+            cents = _form_cents(form)
             with session_scope() as session:
                 use = apply_credit(session, current_actor(), self.person_id, int(raw_id),
                                    cents)
@@ -334,6 +335,28 @@ class PersonState(StaffState):
             self.credit_error = str(exc)
             return
         self.credit_message = f"Maksettu saldosta / paid from credit {money(use.amount_cents)}"
+        self._reload()
+
+    @rx.event
+    @guarded("operator")
+    def refund_from_credit(self, form: dict[str, str]) -> None:
+        """Pay part or all of the person's credit back to their account (operator only).
+
+        The service checks the amount against the credit and the IBAN; its refusals are
+        shown beside the balance. The operator records the day paid back on the escrow
+        page once the bank transfer is made."""
+        self.credit_message, self.credit_error = "", ""
+        try:
+            cents = _form_cents(form)
+            with session_scope() as session:
+                done = refund_credit(session, current_actor(), self.person_id, cents,
+                                     iban=str(form.get("iban", "")),
+                                     note=str(form.get("note", "")))
+        except ValidationError as exc:
+            self.credit_error = str(exc)
+            return
+        self.credit_message = (f"Saldoa palautettavana / credit to refund "
+                               f"{money(done.amount_cents)} → {done.iban}")
         self._reload()
 
     @rx.event
@@ -367,6 +390,16 @@ class PersonState(StaffState):
             return
         self.custom_errors, self.custom_saved = {}, True
         self._reload()
+
+
+def _form_cents(form: dict[str, str]) -> int:
+    """The form's `amount` in cents (12,50 or 12.50; a € sign and spaces allowed)."""
+    try:
+        return parse_euros(str(form.get("amount", "")).replace("€", "")
+                           .replace("\xa0", "").replace(" ", ""))
+    except ValueError:
+        raise ValidationError("Anna summa euroina, esim. 12,50",
+                              "Give the amount in euros, e.g. 12,50", field="amount") from None
 
 
 def _euro_input(cents: int) -> str:
@@ -479,13 +512,37 @@ def _credit_offer(o: CreditOfferView) -> rx.Component:
         on_submit=PersonState.pay_from_credit, key=o.key)
 
 
+def _credit_refund() -> rx.Component:
+    """The operator's form to pay credit back to the payer (amount, IBAN, note)."""
+    return rx.form(
+        rx.vstack(
+            rx.text(t("Palauta saldo", "Refund credit"), size="2", weight="medium"),
+            rx.hstack(
+                rx.input(name="amount", default_value=PersonState.refund_amount,
+                         input_mode="decimal", width="7em", aria_label="€",
+                         id="refund-amount"),
+                rx.input(name="iban", default_value=PersonState.refund_iban,
+                         placeholder="IBAN", width="16em", aria_label="IBAN",
+                         id="refund-iban"),
+                rx.input(name="note", placeholder=t("Selite", "Note"), width="14em",
+                         max_length=500, aria_label=t("Selite", "Note"), id="refund-note"),
+                rx.button(t("Palauta saldo", "Refund credit"), type="submit", variant="soft",
+                          size="2", id="refund-submit"),
+                align="center", wrap="wrap"),
+            spacing="1"),
+        on_submit=PersonState.refund_from_credit,
+        key=PersonState.refund_amount + PersonState.refund_iban, id="credit-refund")
+
+
 def _credit_use() -> rx.Component:
-    """One small form per invoice the staff member may pay from the payer's credit."""
+    """One small form per invoice the staff member may pay from the payer's credit, and
+    the operator's refund form."""
     return rx.vstack(
         rx.cond(PersonState.credit_offers.length() > 0, rx.vstack(
             rx.text(t("Maksa saldosta", "Pay from credit"), size="2", weight="medium"),
             rx.foreach(PersonState.credit_offers, _credit_offer),
             spacing="2", id="credit-offers")),
+        rx.cond(PersonState.refund_amount != "", _credit_refund()),
         rx.cond(PersonState.credit_message != "",
                 rx.text(PersonState.credit_message, color_scheme="green", size="2",
                         id="credit-message")),
