@@ -151,9 +151,13 @@ def reconciliation(by_status: pd.DataFrame, by_rule: pd.DataFrame) -> pd.DataFra
         return int(by_status.loc[by_status["status"].isin(statuses), "amount"].sum())
 
     total = int(by_status["amount"].sum()) if not by_status.empty else 0
+    # Net of the operator's refunds of payer credit (kind "refund", negative): that money
+    # left the payer's balance and is counted with the refunds instead.
     allocated = int(by_rule["allocated"].sum()) if not by_rule.empty else 0
-    to_invoices = int(by_rule.loc[by_rule["kind"] != "credit", "allocated"].sum())
-    waiting, refunded = status_sum("unmatched"), status_sum("refund")
+    to_invoices = int(by_rule.loc[~by_rule["kind"].isin(("credit", "refund")),
+                                  "allocated"].sum())
+    credit_refunded = -int(by_rule.loc[by_rule["kind"] == "refund", "allocated"].sum())
+    waiting, refunded = status_sum("unmatched"), status_sum("refund") + credit_refunded
     rows = [("total", "Saapunut yhteensä", "Incoming total", total),
             ("allocated", "Kohdistettu", "Allocated", allocated),
             ("to_invoices", "– laskuille", "– to invoices", to_invoices),

@@ -185,3 +185,25 @@ def test_the_next_settlement_run_is_unaffected(two_clubs: dict[str, Any],  # noq
         assert not {x.allocation_id for x in lines} & set(refund_ids)
         assert len(refund_ids) == 2
 
+
+
+def test_the_payments_journal_counts_a_credit_refund_as_refunded(
+        two_clubs: dict[str, Any], db_url: str) -> None:  # noqa: F811
+    """The refund leaves the payer's balance and joins the refunds: still no difference."""
+    from membook_app.reports.registry import Filters, run_report
+
+    w = two_clubs
+
+    def recon() -> dict[str, int]:
+        with session_scope(db_url) as s:
+            frame = run_report(s, w["operator"], "payments-journal", Filters(None)).tables[0].frame
+            return dict(zip(frame["key"], (int(v) for v in frame["amount"]), strict=True))
+
+    before = recon()
+    _refund(db_url, w["operator"], w["niemi"], 700)
+    after = recon()
+    assert after["total"] == before["total"] and after["difference"] == 0 == before["difference"]
+    assert after["refunded"] == before["refunded"] + 700
+    assert after["allocated"] == before["allocated"] - 700
+    assert after["to_invoices"] == before["to_invoices"]
+    assert after["to_credit"] == before["to_credit"] - 700
