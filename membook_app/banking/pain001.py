@@ -39,7 +39,17 @@ _END_TO_END_ID = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]{1,35}")
 
 
 class Pain001Error(ValueError):
-    """A payment file that the bank would reject; raised instead of writing it."""
+    """A payment file that the bank would reject; raised instead of writing it.
+
+    Where one party's data is at fault, `party` names it ("debtor", or the transfer's
+    end-to-end id) and `item` the part ("iban", "bic", "name"), so a caller can tell its
+    users whose account to fix without reading this English message.
+    """
+
+    def __init__(self, message: str, *, party: str | None = None,
+                 item: str | None = None) -> None:
+        super().__init__(message)
+        self.party, self.item = party, item
 
 
 @dataclass(frozen=True)
@@ -80,25 +90,27 @@ def sepa_text(value: str) -> str:
     return " ".join("".join(out).split())
 
 
-def _iban(value: str, role: str) -> IBAN:
+def _iban(value: str, role: str, party: str) -> IBAN:
     try:
         return IBAN(value)
     except SchwiftyException as exc:
-        raise Pain001Error(f"invalid {role} IBAN {value!r}: {exc}") from exc
+        raise Pain001Error(f"invalid {role} IBAN {value!r}: {exc}", party=party,
+                           item="iban") from exc
 
 
-def _bic(value: str, role: str) -> str:
+def _bic(value: str, role: str, party: str) -> str:
     try:
         return str(BIC(value))
     except SchwiftyException as exc:
-        raise Pain001Error(f"invalid {role} BIC {value!r}: {exc}") from exc
+        raise Pain001Error(f"invalid {role} BIC {value!r}: {exc}", party=party,
+                           item="bic") from exc
 
 
-def _name(value: str, role: str) -> str:
+def _name(value: str, role: str, party: str) -> str:
     """Names are cut to 70 characters, as banks do; an empty name is an error."""
     name = sepa_text(value)[:70].rstrip()
     if not name:
-        raise Pain001Error(f"{role} name is empty")
+        raise Pain001Error(f"{role} name is empty", party=party, item="name")
     return name
 
 
@@ -119,15 +131,15 @@ def _payment(t: CreditTransfer, execution_date: date) -> tuple[dict, NormalisedR
     if not 0 < len(description) <= 140:
         raise Pain001Error(f"{where}: text must be 1–140 characters")
     payment = {
-        "name": _name(t.creditor_name, where + " creditor"),
-        "IBAN": _iban(t.creditor_iban, where + " creditor").compact,
+        "name": _name(t.creditor_name, where + " creditor", t.end_to_end_id),
+        "IBAN": _iban(t.creditor_iban, where + " creditor", t.end_to_end_id).compact,
         "amount": amount,
         "execution_date": execution_date,
         "description": description,
         "endtoend_id": t.end_to_end_id,
     }
     if t.creditor_bic:
-        payment["BIC"] = _bic(t.creditor_bic, where + " creditor")
+        payment["BIC"] = _bic(t.creditor_bic, where + " creditor", t.end_to_end_id)
     return payment, ref
 
 
@@ -173,13 +185,14 @@ def build_pain001(
     if message_id is not None and not _END_TO_END_ID.fullmatch(message_id):
         raise Pain001Error("message id must be 1–35 SEPA characters")
 
-    debtor_iban = _iban(debtor.iban, "debtor")
-    debtor_bic = _bic(debtor.bic, "debtor") if debtor.bic else debtor_iban.bic
+    debtor_iban = _iban(debtor.iban, "debtor", "debtor")
+    debtor_bic = _bic(debtor.bic, "debtor", "debtor") if debtor.bic else debtor_iban.bic
     if debtor_bic is None:
-        raise Pain001Error(f"cannot derive the BIC of debtor IBAN {debtor.iban}; give it")
+        raise Pain001Error(f"cannot derive the BIC of debtor IBAN {debtor.iban}; give it",
+                           party="debtor", item="bic")
     sepa = SepaTransfer(
         {
-            "name": _name(debtor.name, "debtor"),
+            "name": _name(debtor.name, "debtor", "debtor"),
             "IBAN": debtor_iban.compact,
             "BIC": str(debtor_bic),
             "batch": True,

@@ -539,17 +539,19 @@ def escrow_iban_is_example() -> bool:
         Settings.model_fields["escrow_iban"].default)
 
 
+_PAIN001_ITEMS = {"iban": "tilinumero (IBAN) ei kelpaa", "bic": "BIC-tunnus ei kelpaa",
+                  "name": "nimi puuttuu"}
+
+
 def _pain001_message(exc: Pain001Error, names: dict[str, str]) -> ValidationError:
     """The payout file's refusal, Finnish first: whose account data and which part is
-    wrong (`names`: settlement reference → organisation), the technical reason in English."""
-    raw = str(exc)
-    whose = "asiakasvaratilin" if "debtor" in raw else next(
-        (f"yhdistyksen {name}" for ref, name in names.items() if ref in raw), "tilisiirron")
-    what = ("tilinumero (IBAN) ei kelpaa" if "IBAN" in raw else
-            "BIC-tunnus ei kelpaa" if "BIC" in raw else
-            "nimi puuttuu" if "name is empty" in raw else "tiedot eivät kelpaa")
+    wrong (`names`: end-to-end id, the settlement reference → organisation), the
+    technical reason in English."""
+    whose = ("asiakasvaratilin" if exc.party == "debtor" else
+             f"yhdistyksen {names[exc.party]}" if exc.party in names else "tilisiirron")
+    what = _PAIN001_ITEMS.get(exc.item or "", "tiedot eivät kelpaa")
     return ValidationError(f"Maksutiedostoa ei voi tehdä: {whose} {what}",
-                           f"The payout file cannot be made: {raw}")
+                           f"The payout file cannot be made: {exc}")
 
 
 def approve_run(session: Session, actor: Actor | None, run_id: int, *,

@@ -164,6 +164,24 @@ def test_bad_transfers_are_rejected(transfers: list[CreditTransfer], message: st
         build_pain001(DEBTOR, date(2026, 4, 8), transfers)
 
 
+@pytest.mark.parametrize(
+    ("debtor", "transfer", "party", "item"),
+    [
+        (DEBTOR, replace(RF, creditor_iban="FI4950009420028731"), "W15-1", "iban"),
+        (DEBTOR, replace(RF, creditor_bic="NDEA"), "W15-1", "bic"),
+        (DEBTOR, replace(RF, creditor_name=" ☃ "), "W15-1", "name"),
+        (Debtor("Escrow", "FI7331313001000058"), RF, "debtor", "bic"),
+        (replace(DEBTOR, name=""), RF, "debtor", "name"),
+    ],
+)
+def test_refusals_name_the_party_and_the_part(debtor: Debtor, transfer: CreditTransfer,
+                                              party: str, item: str) -> None:
+    """Callers tell their users whose account to fix from these, not from the message."""
+    with pytest.raises(Pain001Error) as refused:
+        build_pain001(debtor, date(2026, 4, 8), [transfer])
+    assert (refused.value.party, refused.value.item) == (party, item)
+
+
 def test_invalid_reference_is_rejected() -> None:
     with pytest.raises(InvalidReference, match="wrong check digit"):
         build_pain001(DEBTOR, date(2026, 4, 8), [replace(NATIONAL, reference="20240016")])
