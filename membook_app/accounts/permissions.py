@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from membook_app.errors import PermissionDenied
 from models import Organization, RoleGrant, User
@@ -68,14 +69,26 @@ class Actor:
         if not self.can(action, org.path):
             raise PermissionDenied()
 
-    def root_paths(self) -> list[str]:
-        """Paths of the topmost organisations the grants cover (for subtree queries)."""
-        paths = sorted({g.path for g in self.grants}, key=len)
+    def root_paths(self, action: str | None = None) -> list[str]:
+        """Paths of the topmost organisations the grants cover (for subtree queries);
+        with `action`, only the grants whose role allows it."""
+        roles = ACTION_ROLES[action] if action else None
+        paths = sorted({g.path for g in self.grants if roles is None or g.role in roles},
+                       key=len)
         roots: list[str] = []
         for p in paths:
             if not any(p.startswith(r) for r in roots):
                 roots.append(p)
         return roots
+
+
+def in_subtrees(actor: Actor, action: str | None = None) -> sa.ColumnElement[bool]:
+    """SQL condition on `Organization`: inside the actor's subtrees (those where `action`
+    is allowed, when given); true for the operator, false for someone with no grant."""
+    if actor.is_operator:
+        return sa.true()
+    return sa.or_(sa.false(), *(col(Organization.path).startswith(path)
+                                for path in actor.root_paths(action)))
 
 
 def load_actor(session: Session, user: User) -> Actor:

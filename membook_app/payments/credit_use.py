@@ -24,7 +24,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from membook_app.accounts.permissions import ACTION_ROLES, Actor
+from membook_app.accounts.permissions import Actor, in_subtrees
 from membook_app.audit import record
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import NotFound, ValidationError
@@ -43,15 +43,6 @@ class CreditUse:
     parts: tuple[tuple[int, int], ...]  # (payment id, cents) taken, oldest payment first
 
 
-def _writable_scope(actor: Actor) -> sa.ColumnElement[bool]:
-    """SQL condition on Organization: where the actor may write billing (operator: all)."""
-    if actor.is_operator:
-        return sa.true()
-    paths = sorted({g.path for g in actor.grants
-                    if g.role in ACTION_ROLES["billing.write"]})
-    return sa.or_(sa.false(), *(col(Organization.path).startswith(p) for p in paths))
-
-
 def usable_credit(session: Session, actor: Actor, person_id: int) -> list[tuple[int, int]]:
     """(payment id, cents) of the person's credit this actor may use, oldest payment first.
 
@@ -64,7 +55,7 @@ def usable_credit(session: Session, actor: Actor, person_id: int) -> list[tuple[
              .having(sa.func.sum(Allocation.amount_cents) > 0)
              .order_by(col(Payment.booking_date), col(Allocation.payment_id)))
     if not actor.is_operator:
-        query = query.where(payment_in(_writable_scope(actor)))
+        query = query.where(payment_in(in_subtrees(actor, "billing.write")))
     return [(int(payment_id), int(cents)) for payment_id, cents in session.exec(query).all()]
 
 
@@ -82,7 +73,7 @@ def credit_offers(session: Session, actor: Actor, person_id: int) -> dict[int, i
     invoices = session.exec(
         select(Invoice).join(Organization, Organization.id == Invoice.organization_id)
         .where(Invoice.payer_id == person_id, Invoice.kind != "credit_note",
-               col(Invoice.status).in_(OPEN_STATUSES), _writable_scope(actor))).all()
+               col(Invoice.status).in_(OPEN_STATUSES), in_subtrees(actor, "billing.write"))).all()
     return {i.id: min(open_cents(i), usable) for i in invoices  # type: ignore[misc]
             if open_cents(i) > 0}
 

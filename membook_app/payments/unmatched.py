@@ -25,7 +25,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from membook_app.accounts.permissions import Actor
+from membook_app.accounts.permissions import Actor, in_subtrees
 from membook_app.audit import record
 from membook_app.billing.status import refresh_invoices
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
@@ -99,19 +99,12 @@ def require_queue(actor: Actor) -> None:
         raise PermissionDenied()
 
 
-def _in_scope(actor: Actor) -> sa.ColumnElement[bool]:
-    """SQL condition on Organization: inside the actor's subtrees (any role)."""
-    if actor.is_operator:
-        return sa.true()
-    return sa.or_(*[col(Organization.path).startswith(r) for r in actor.root_paths()])
-
-
 def _require_visible(session: Session, actor: Actor, payment: Payment) -> None:
     """A queued payment that resembles none of the actor's invoices is not theirs to see
     or book: it looks missing, so payment ids cannot be probed."""
     if actor.is_operator:
         return
-    if payment.status != "unmatched" or not with_candidates(session, _in_scope(actor),
+    if payment.status != "unmatched" or not with_candidates(session, in_subtrees(actor),
                                                             [payment]):
         raise NotFound("Maksua ei löydy", "Payment not found")
 
@@ -174,7 +167,7 @@ def list_unmatched(session: Session, actor: Actor, *, limit: int = 200) -> list[
     """Payments waiting for a person, oldest first (for staff: those resembling one of
     their organisations' invoices)."""
     require_queue(actor)
-    scope = None if actor.is_operator else _in_scope(actor)
+    scope = None if actor.is_operator else in_subtrees(actor)
     return [QueueRow(p.id, p.source, p.source_id, p.booking_date,  # type: ignore[arg-type]
                      p.amount_cents, p.reference, p.payer_name, p.message, p.match_rule)
             for p in _queued(session, scope, max(1, min(limit, 1000)))]
@@ -190,7 +183,7 @@ def waiting_summary(session: Session, actor: Actor, organization_id: int | None
     """
     if organization_id is None:
         require_queue(actor)
-        scope = None if actor.is_operator else _in_scope(actor)
+        scope = None if actor.is_operator else in_subtrees(actor)
     else:
         org = session.get(Organization, organization_id)
         if org is None:
@@ -223,7 +216,7 @@ def candidates(session: Session, actor: Actor, payment_id: int, *,
     base = (select(Invoice, Organization.name, Person.first_name, Person.last_name)
             .join(Organization, Organization.id == Invoice.organization_id)
             .join(Person, Person.id == Invoice.payer_id)
-            .where(Invoice.kind != "credit_note", _in_scope(actor)))
+            .where(Invoice.kind != "credit_note", in_subtrees(actor)))
     found: dict[int, tuple[Invoice, str, str, str]] = {}
     reasons: dict[int, list[Reason]] = {}
     scores: dict[int, int] = {}

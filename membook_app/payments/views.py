@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from membook_app.accounts.permissions import Actor
+from membook_app.accounts.permissions import Actor, in_subtrees
 from membook_app.errors import NotFound, PermissionDenied, ValidationError
 from membook_app.payments.labels import MATCH_RULES, PAYMENT_SOURCES, PAYMENT_STATUSES, label
 from membook_app.register.people import get_person_for
@@ -119,8 +119,7 @@ def person_balance(session: Session, actor: Actor, person_id: int) -> PersonBala
     if actor.person_id != person_id:
         get_person_for(session, actor, person_id, "billing.read")
         if not actor.is_operator:
-            org_match = sa.or_(*(col(Organization.path).startswith(root)
-                                 for root in actor.root_paths()))
+            org_match = in_subtrees(actor)
     credit_where = [Allocation.person_id == person_id, col(Allocation.invoice_id).is_(None)]
     open_where = [sa.or_(Invoice.person_id == person_id, Invoice.payer_id == person_id),
                   Invoice.kind != "credit_note", col(Invoice.status).in_(OPEN_STATUSES)]
