@@ -18,16 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 from sqlmodel import Session, col, select
 
 from membook_app.accounts.permissions import Actor
 from membook_app.audit import record
 from membook_app.errors import NotFound, ValidationError
-from membook_app.payments.credit_use import _take, usable_credit
+from membook_app.payments.credit_use import take_oldest_first, usable_credit
 from membook_app.payments.matching import lock_money
 from membook_app.payments.refunds import require_operator
+from membook_app.register.validation import clean_iban
 from models import Allocation, CreditRefund, Payment, Person, utcnow
 
 RULE = "credit_refund"
@@ -55,15 +54,6 @@ def refund_defaults(session: Session, actor: Actor, person_id: int) -> tuple[int
     return sum(c for _, c in usable), ibans or ""
 
 
-def valid_iban(value: str) -> str:
-    """The IBAN in compact form, or a ValidationError saying it is not one."""
-    try:
-        return IBAN(value or "").compact
-    except SchwiftyException:
-        raise ValidationError("Tilinumero ei ole kelvollinen IBAN", "The account number is "
-                              "not a valid IBAN", field="iban") from None
-
-
 def refund_credit(session: Session, actor: Actor, person_id: int, amount_cents: int, *,
                   iban: str, note: str = "") -> CreditRefundResult:
     """Take `amount_cents` of the person's credit to be paid back to `iban`, in the caller's
@@ -75,7 +65,10 @@ def refund_credit(session: Session, actor: Actor, person_id: int, amount_cents: 
     if amount_cents <= 0:
         raise ValidationError("Summan on oltava positiivinen", "The amount must be positive",
                               field="amount")
-    account = valid_iban(iban)
+    account = clean_iban(iban)
+    if account is None:
+        raise ValidationError("Anna tilinumero (IBAN)", "Give the account number (IBAN)",
+                              field="iban")
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise ValidationError(f"Selite on liian pitkä (enintään {MAX_NOTE} merkkiä)",
@@ -93,7 +86,7 @@ def refund_credit(session: Session, actor: Actor, person_id: int, amount_cents: 
                           note=note, created_by_user_id=actor.user_id)
     session.add(refund)
     session.flush()
-    parts = _take(usable, amount_cents)
+    parts = take_oldest_first(usable, amount_cents)
     session.execute(sa.insert(Allocation.__table__), [  # type: ignore[arg-type]
         {"payment_id": payment_id, "invoice_id": None, "person_id": person_id,
          "amount_cents": -cents, "kind": "refund", "rule": RULE,

@@ -97,7 +97,7 @@ def _payable_invoice(session: Session, actor: Actor, person_id: int,
     return invoice
 
 
-def _take(usable: list[tuple[int, int]], amount: int) -> list[tuple[int, int]]:
+def take_oldest_first(usable: list[tuple[int, int]], amount: int) -> list[tuple[int, int]]:
     """The parts of `amount` taken from the usable credit, oldest payment first."""
     parts = []
     for payment_id, cents in usable:
@@ -139,7 +139,7 @@ def apply_credit(session: Session, actor: Actor, person_id: int, invoice_id: int
     if amount > available:
         raise ValidationError("Summa on suurempi kuin käytettävissä oleva saldo",
                               "The amount exceeds the credit you can use", field="amount")
-    parts = _take(usable, amount)
+    parts = take_oldest_first(usable, amount)
     now = utcnow()
     rows = []
     for payment_id, cents in parts:
